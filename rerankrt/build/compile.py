@@ -1,0 +1,324 @@
+"""Compile: an ONNX graph in, a serialized TensorRT engine (``engine.plan``) out. Needs TensorRT 10+ and a CUDA GPU.
+
+The network is always strongly typed (``NetworkDefinitionCreationFlag.STRONGLY_TYPED``): every tensor keeps the type
+the ONNX graph gives it, so the graph decides the precision, not builder flags. This is what NVIDIA documents for
+TensorRT 10: weak typing (``BuilderFlag.FP16``/``BF16`` letting the builder pick lower-precision kernels) is
+deprecated since 10.12 and removed in 11, where every network is strongly typed. Hence per precision:
+
+- ``fp8``: the ModelOpt FP8 Q/DQ ONNX carries FP8 QuantizeLinear/DequantizeLinear pairs; TensorRT fuses them into
+  FP8 GEMMs (compute capability 8.9 or newer).
+- ``bf16``/``fp16``: the ONNX itself must be in that type. A plain float32 ONNX is converted first with ModelOpt
+  AutoCast (``python -m modelopt.onnx.autocast --onnx_path model.onnx --low_precision_type bf16``), which keeps
+  sensitive nodes in float32 and inserts the casts. Building a float32 ONNX as "bf16" is refused, not silently
+  built in float32.
+- ``fp32``: a graph without FP8/BF16/FP16 tensors.
+
+The precision is checked on the parsed network's tensor types before the (long) build starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+
+from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
+from rerankrt.runtime.cuda import compute_capability, cuda_status, device_name, set_device
+
+PRECISIONS = ("fp8", "bf16", "fp16", "fp32")
+# Oldest GPU generation with tensor-core kernels for each reduced precision (FP8: Ada/Hopper, BF16: Ampere).
+MIN_COMPUTE_CAPABILITY = {"fp8": (8, 9), "bf16": (8, 0)}
+INSTALL_HINT = (
+    "Engine builds need an NVIDIA GPU with its driver and TensorRT 10 or newer: on such a machine run "
+    "pip install 'rerankrt[gpu]' (tensorrt>=10.8 and cuda-python; the tensorrt wheels pull their libraries from "
+    "NVIDIA's index, so https://pypi.nvidia.com must be reachable, or pass --extra-index-url https://pypi.nvidia.com), "
+    "or build inside an NGC TensorRT container (nvcr.io/nvidia/tensorrt)."
+)
+
+
+class TensorRTUnavailable(RuntimeError):
+    """The TensorRT builder or a CUDA GPU is missing here; the message says what and how to install it."""
+
+
+class CompileError(RuntimeError):
+    """TensorRT is here but this build cannot proceed: wrong GPU, a graph the parser rejects, a failed build."""
+
+
+def _pair(value, field: str) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{field} must be a pair of ints, got {value!r}") from None
+    return a, b
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """One TensorRT optimization profile over (batch, seq): kernels are tuned for `opt`, valid from `min` to `max`."""
+
+    min: tuple[int, int]
+    opt: tuple[int, int]
+    max: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        for field in ("min", "opt", "max"):
+            pair = _pair(getattr(self, field), f"Profile.{field}")
+            if min(pair) < 1:
+                raise ValueError(f"Profile.{field} (batch, seq) must be positive, got {pair}")
+            object.__setattr__(self, field, pair)
+        for axis, name in enumerate(("batch", "seq")):
+            if not self.min[axis] <= self.opt[axis] <= self.max[axis]:
+                raise ValueError(
+                    f"Profile needs min <= opt <= max on {name}, got min={self.min}, opt={self.opt}, max={self.max}; "
+                    f"raise max or lower min"
+                )
+
+    def fits(self, batch: int, seq: int) -> bool:
+        """Return True when a (batch, seq) input lies inside this profile."""
+        return self.min[0] <= batch <= self.max[0] and self.min[1] <= seq <= self.max[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileOptions:
+    """How to compile one engine.
+
+    Attributes:
+        precision: "fp8", "bf16", "fp16" or "fp32"; must match the ONNX's own types (see the module docstring).
+        profiles: One or more optimization profiles; each becomes one execution context at run time.
+        workspace_bytes: Cap on the builder's scratch memory pool. Defaults to 4 GiB.
+        builder_optimization_level: 0 (fast build) to 5 (slowest build, most tactics). Defaults to 3, TensorRT's.
+        timing_cache: File to load tactic timings from and save them to, so rebuilds skip re-timing. Defaults to None.
+        compute_capability: The GPU the engine is for, e.g. (9, 0); the build refuses any other GPU. Defaults to None
+            (whatever GPU is present).
+    """
+
+    precision: str
+    profiles: tuple[Profile, ...]
+    workspace_bytes: int = 4 << 30
+    builder_optimization_level: int = 3
+    timing_cache: Path | None = None
+    compute_capability: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"CompileOptions.precision must be one of {PRECISIONS}, got {self.precision!r}")
+        profiles = tuple(p if isinstance(p, Profile) else Profile(**p) for p in self.profiles)
+        if not profiles:
+            raise ValueError("CompileOptions.profiles needs at least one Profile(min=..., opt=..., max=...)")
+        object.__setattr__(self, "profiles", profiles)
+        if isinstance(self.workspace_bytes, bool) or int(self.workspace_bytes) < (1 << 20):
+            raise ValueError(f"CompileOptions.workspace_bytes must be at least 1 MiB, got {self.workspace_bytes}")
+        if not 0 <= int(self.builder_optimization_level) <= 5:
+            raise ValueError(
+                f"CompileOptions.builder_optimization_level must be 0..5, got {self.builder_optimization_level}"
+            )
+        if self.timing_cache is not None:
+            object.__setattr__(self, "timing_cache", Path(self.timing_cache))
+        if self.compute_capability is not None:
+            cc = _pair(self.compute_capability, "CompileOptions.compute_capability")
+            object.__setattr__(self, "compute_capability", cc)
+            need = MIN_COMPUTE_CAPABILITY.get(self.precision)
+            if need and cc < need:
+                raise ValueError(
+                    f"CompileOptions.precision={self.precision!r} needs compute_capability >= {need}, got {cc}; "
+                    f"choose precision 'fp16' or 'fp32' for this GPU"
+                )
+
+
+def _import_tensorrt() -> ModuleType | None:
+    try:
+        return importlib.import_module("tensorrt")
+    except Exception:  # noqa: BLE001 - a broken install is as good as none
+        return None
+
+
+def tensorrt_status(device: int = 0) -> tuple[bool, str]:
+    """Say whether an engine can be built here and, if not, what is missing and how to install it. Never raises."""
+    missing = []
+    trt = _import_tensorrt()
+    if trt is None:
+        missing.append("the 'tensorrt' Python package is not installed")
+    else:
+        version = str(getattr(trt, "__version__", "0"))
+        major = version.split(".")[0]
+        if not (hasattr(trt, "Builder") and hasattr(trt, "OnnxParser")):
+            missing.append(f"the installed 'tensorrt' {version} has no builder or ONNX parser (a lean runtime?)")
+        elif not major.isdigit() or int(major) < 10:
+            missing.append(f"'tensorrt' {version} is too old (TensorRT 10 or newer is needed)")
+    ok, why = cuda_status(device)
+    if not ok:
+        missing.append(f"no usable CUDA GPU ({why})")
+    if not missing:
+        try:
+            return True, f"TensorRT {trt.__version__} on {device_name(device)}"
+        except Exception as exc:  # noqa: BLE001 - a device that cannot even name itself is not usable
+            missing.append(f"no usable CUDA GPU ({exc})")
+    return False, f"Cannot build a TensorRT engine here: {'; '.join(missing)}. {INSTALL_HINT}"
+
+
+def _precision_problem(found: set[str], precision: str) -> str | None:
+    """Compare the reduced-precision types found in the network with the requested precision."""
+    if precision == "fp8":
+        ok = "fp8" in found
+    elif precision in ("bf16", "fp16"):
+        ok = precision in found and "fp8" not in found
+    else:
+        ok = not found
+    if ok:
+        return None
+    has = f"{', '.join(sorted(found))} tensors" if found else "only float32 tensors"
+    fix = (
+        f"convert it first with: python -m modelopt.onnx.autocast --onnx_path model.onnx "
+        f"--low_precision_type {precision}"
+        if precision in ("bf16", "fp16") and "fp8" not in found
+        else f"set precision to match the graph, or compile the {precision} ONNX"
+    )
+    return (
+        f"precision={precision!r} but the ONNX graph has {has}; a strongly typed network runs in the "
+        f"graph's own types, so {fix}"
+    )
+
+
+def engine_from_onnx(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    options: CompileOptions,
+    *,
+    device: int = 0,
+    log: Callable[[str], None] = lambda line: print(f"[compile] {line}", flush=True),
+) -> dict:
+    """Compile an ONNX graph (inputs input_ids/attention_mask, output scores) into a serialized TensorRT engine.
+
+    Args:
+        onnx_path: The graph (external weight files next to it are found by the parser).
+        engine_path: Where to write the engine; written atomically, parent folders created.
+        options: Precision, profiles, memory and cache settings.
+        device: The CUDA device to build on. Defaults to 0.
+        log: Receives one progress line per phase. Defaults to printing.
+
+    Returns:
+        Build info for the manifest: tensorrt_version, compute_capability, device, precision, profiles,
+        build_seconds, engine_bytes and the other options.
+
+    Raises:
+        TensorRTUnavailable: Before any work, when TensorRT or a GPU is missing.
+        CompileError: On a GPU that does not match `options`, a graph the parser rejects, a graph whose types do
+            not match `options.precision`, or a failed build.
+    """
+    ok, why = tensorrt_status(device)
+    if not ok:
+        raise TensorRTUnavailable(why)
+    import tensorrt as trt
+
+    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
+    if not onnx_path.is_file():
+        raise FileNotFoundError(f"ONNX graph not found: {onnx_path}")
+    cc, gpu = compute_capability(device), device_name(device)
+    log(f"TensorRT {trt.__version__} on {gpu} (compute capability {cc[0]}.{cc[1]})")
+    if options.compute_capability is not None and cc != options.compute_capability:
+        raise CompileError(
+            f"options ask for compute capability {options.compute_capability}, but device {device} ({gpu}) is {cc}; "
+            f"an engine only runs on the GPU generation it was built on, so build on a matching GPU"
+        )
+    need = MIN_COMPUTE_CAPABILITY.get(options.precision)
+    if need and cc < need:
+        raise CompileError(f"{options.precision} needs compute capability >= {need}; {gpu} is {cc}")
+
+    set_device(device)  # the builder works on the calling thread's current device
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    parser = trt.OnnxParser(network, logger)
+    log(f"parsing {onnx_path} (strongly typed)")
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = []
+        for i in range(parser.num_errors):
+            err = parser.get_error(i)
+            node = getattr(err, "node_name", lambda: "")() or f"#{err.node()}"
+            op = getattr(err, "node_operator", lambda: "")()
+            errors.append(f"  - node {node}{f' ({op})' if op else ''}: {err.desc()}")
+        raise CompileError(f"TensorRT's ONNX parser rejected {onnx_path}:\n" + "\n".join(errors))
+
+    inputs = {network.get_input(i).name for i in range(network.num_inputs)}
+    outputs = {network.get_output(i).name for i in range(network.num_outputs)}
+    if inputs != set(ONNX_INPUTS) or outputs != {ONNX_OUTPUT}:
+        raise CompileError(
+            f"{onnx_path} has inputs {sorted(inputs)} and outputs {sorted(outputs)}; "
+            f"expected inputs {list(ONNX_INPUTS)} and output {ONNX_OUTPUT!r}"
+        )
+    reduced = {getattr(trt.DataType, n, None): p for n, p in (("FP8", "fp8"), ("BF16", "bf16"), ("HALF", "fp16"))}
+    found = set()
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        for j in range(layer.num_outputs):
+            dtype = layer.get_output(j).dtype
+            if dtype in reduced:
+                found.add(reduced[dtype])
+    problem = _precision_problem(found, options.precision)
+    if problem:
+        raise CompileError(f"{onnx_path}: {problem}")
+    log(f"parsed {network.num_layers} layers; reduced-precision tensors: {sorted(found) or 'none'}")
+
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(options.workspace_bytes))
+    config.builder_optimization_level = int(options.builder_optimization_level)
+    # No cross-generation compatibility: tactics are chosen for this GPU, and the runtime checks the manifest's
+    # compute capability against the GPU it loads on.
+    config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.NONE
+    for p in options.profiles:
+        profile = builder.create_optimization_profile()
+        for name in ONNX_INPUTS:
+            profile.set_shape(name, p.min, p.opt, p.max)
+        config.add_optimization_profile(profile)
+    cache_path = options.timing_cache
+    cache_bytes = cache_path.read_bytes() if cache_path is not None and cache_path.is_file() else b""
+    if cache_path is not None:
+        cache = config.create_timing_cache(cache_bytes)
+        if not config.set_timing_cache(cache, ignore_mismatch=False):
+            # A cache from another TensorRT version or GPU is useless here, not fatal: start a fresh one.
+            log(f"timing cache {cache_path} does not match this TensorRT/GPU; starting a new one")
+            cache_bytes = b""
+            config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
+        log(f"timing cache {cache_path}: {len(cache_bytes)} bytes loaded")
+
+    log(
+        f"building {options.precision} engine, {len(options.profiles)} profile(s), "
+        f"optimization level {options.builder_optimization_level}"
+    )
+    start = time.perf_counter()
+    serialized = builder.build_serialized_network(network, config)
+    seconds = time.perf_counter() - start
+    if serialized is None:
+        raise CompileError(f"TensorRT failed to build an engine from {onnx_path}; see TensorRT's log lines above")
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(engine_path, serialized)
+    log(f"wrote {engine_path} ({serialized.nbytes} bytes) in {seconds:.1f} s")
+    if cache_path is not None:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(cache_path, config.get_timing_cache().serialize())
+        log(f"saved timing cache {cache_path}")
+    return {
+        "tensorrt_version": trt.__version__,
+        "compute_capability": list(cc),
+        "device": gpu,
+        "precision": options.precision,
+        "strongly_typed": True,
+        "profiles": [{k: list(v) for k, v in asdict(p).items()} for p in options.profiles],
+        "workspace_bytes": int(options.workspace_bytes),
+        "builder_optimization_level": int(options.builder_optimization_level),
+        "timing_cache": str(cache_path) if cache_path is not None else None,
+        "build_seconds": round(seconds, 3),
+        "engine_bytes": int(serialized.nbytes),
+    }
+
+
+def _write_atomic(path: Path, data) -> None:
+    """Write a bytes-like object so a crash never leaves a half-written file at `path`."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(memoryview(data))
+    os.replace(tmp, path)
