@@ -1,0 +1,3 @@
+from rerankrt.cli import main
+
+raise SystemExit(main())

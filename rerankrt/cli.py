@@ -1,0 +1,267 @@
+"""The `rerankrt` command line: convert, build, serve, rank, info, demo.
+
+`rerankrt --help` works with the core install; each command imports what it needs when it runs, and a missing extra
+is reported with the pip command that installs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rerankrt import __version__
+from rerankrt._optional import MissingDependencyError
+from rerankrt.prompt import DEFAULT_MAX_LENGTH, TEMPLATES
+
+GPUS = ("h100", "l4", "a100", "cpu", "auto")
+DEFAULT_MODEL = "michaelfeil/mxbai-rerank-base-v2-seq"
+
+# The model card's example (shared/seed/model-card.txt), ranked by `rerankrt demo`.
+DEMO_QUERY = "Who wrote 'To Kill a Mockingbird'?"
+DEMO_DOCUMENTS = [
+    "'To Kill a Mockingbird' is a novel by Harper Lee published in 1960. It was immediately successful, winning the "
+    "Pulitzer Prize, and has become a classic of modern American literature.",
+    "The novel 'Moby-Dick' was written by Herman Melville and first published in 1851. It is considered a "
+    "masterpiece of American literature and deals with complex themes of obsession, revenge, and the conflict "
+    "between good and evil.",
+    "Harper Lee, an American novelist widely known for her novel 'To Kill a Mockingbird', was born in 1926 in "
+    "Monroeville, Alabama. She received the Pulitzer Prize for Fiction in 1961.",
+    "Jane Austen was an English novelist known primarily for her six major novels, which interpret, critique and "
+    "comment upon the British landed gentry at the end of the 18th century.",
+    "The 'Harry Potter' series, which consists of seven fantasy novels written by British author J.K. Rowling, is "
+    "among the most popular and critically acclaimed books of the modern era.",
+    "'The Great Gatsby', a novel written by American author F. Scott Fitzgerald, was published in 1925. The story is "
+    "set in the Jazz Age and follows the life of millionaire Jay Gatsby and his pursuit of Daisy Buchanan.",
+]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rerankrt",
+        description="mxbai-rerank v2 as FP8 TensorRT engines, served with in-flight batching.",
+    )
+    p.add_argument("--version", action="version", version=f"rerankrt {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("convert", help="causal-LM or 2-label checkpoint -> 1-logit classifier")
+    c.add_argument("src", help="checkpoint folder or hub id")
+    c.add_argument("out", type=Path, help="folder to write")
+    c.add_argument("--yes-token", default="1", help='token meaning relevant (default "1"; "yes" for Qwen3-Reranker)')
+    c.add_argument("--no-token", default="0", help='token meaning not relevant (default "0")')
+    c.add_argument("--revision", help="hub revision")
+
+    b = sub.add_parser("build", help="checkpoint -> engine directory (quantize, export, gate, compile)")
+    b.add_argument("--gpu", default="auto", help=f"target: one of {', '.join(GPUS)}, or a config YAML path")
+    b.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or folder (default {DEFAULT_MODEL})")
+    b.add_argument("--out", type=Path, required=True, help="engine directory to write")
+    b.add_argument("--calibration", type=Path, help="JSONL of query/document pairs (default: the shipped set)")
+    b.add_argument("--template", choices=TEMPLATES, default="seed", help="prompt template (default seed)")
+    b.add_argument("--onnx-only", action="store_true", help="stop before TensorRT; succeed without it")
+    b.add_argument("--revision", help="hub revision of --model")
+    b.add_argument("--max-length", type=int, help=f"prompt token cap (default from the config, {DEFAULT_MAX_LENGTH})")
+    b.add_argument("--max-calibration-pairs", type=int, help="use a spread subset of the calibration pairs")
+
+    s = sub.add_parser("serve", help="serve an engine directory over HTTP (TEI, Cohere and /predict routes)")
+    s.add_argument("engine_dir", type=Path)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers-config", type=Path, help="YAML of server and scheduler settings")
+    s.add_argument("--backend", help="override the manifest's backend (tensorrt, onnxruntime, torch)")
+
+    r = sub.add_parser("rank", help="rank documents for a query with an engine directory")
+    r.add_argument("engine_dir", type=Path)
+    r.add_argument("--query", "-q", required=True)
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--document", "-d", action="append", help="a document (repeat for more)")
+    src.add_argument(
+        "--documents", metavar="FILE", help="JSON list, JSONL of strings or {text}, or one per line; - for stdin"
+    )
+    r.add_argument("--instruction")
+    r.add_argument("--top-k", type=int)
+    r.add_argument("--normalize", action="store_true", help="sigmoid scores (probabilities)")
+    r.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    r.add_argument("--backend", help="override the manifest's backend")
+
+    i = sub.add_parser("info", help="summarize an engine directory's manifest")
+    i.add_argument("engine_dir", type=Path)
+    i.add_argument("--json", action="store_true", help="print the whole manifest")
+
+    d = sub.add_parser("demo", help="build a CPU engine of a tiny offline model and rank the model card's example")
+    d.add_argument("--out", type=Path, default=Path("engines/demo"), help="work folder (default engines/demo)")
+
+    t = sub.add_parser("tiny-model", help="write a seeded random Qwen2 checkpoint with the real tokenizer (offline)")
+    t.add_argument("out", type=Path)
+    t.add_argument("--form", choices=("causal", "classifier2", "classifier1"), default="causal")
+    t.add_argument("--shape", choices=("tiny", "qwen2.5-0.5b"), default="tiny")
+    t.add_argument("--layers", type=int, help="override the number of layers")
+    t.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def _read_documents(args) -> list[str]:
+    if args.document:
+        return list(args.document)
+    text = sys.stdin.read() if args.documents == "-" else Path(args.documents).read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        items = json.loads(text)
+    elif stripped.startswith(("{", '"')):
+        items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        return [line for line in text.splitlines() if line.strip()]
+    return [x["text"] if isinstance(x, dict) else x for x in items]
+
+
+def _print_table(results, width: int = 80) -> None:
+    print(f"{'rank':>4}  {'index':>5}  {'score':>9}  document")
+    for n, r in enumerate(results, 1):
+        doc = (r.document or "").replace("\n", " ")
+        doc = doc if len(doc) <= width else doc[: width - 1] + "…"
+        print(f"{n:>4}  {r.index:>5}  {r.score:>9.4f}  {doc}")
+
+
+def cmd_convert(args) -> int:
+    from rerankrt.models import convert_checkpoint
+
+    record = convert_checkpoint(
+        args.src, args.out, yes_token=args.yes_token, no_token=args.no_token, revision=args.revision
+    )
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def cmd_build(args) -> int:
+    from rerankrt.build.pipeline import build
+
+    overrides = {"max_length": args.max_length} if args.max_length else None
+    result = build(
+        gpu=args.gpu,
+        model=args.model,
+        out=args.out,
+        calibration=args.calibration,
+        template=args.template,
+        onnx_only=args.onnx_only,
+        revision=args.revision,
+        max_calibration_pairs=args.max_calibration_pairs,
+        config_overrides=overrides,
+    )
+    stream = sys.stdout if result.exit_code == 0 else sys.stderr
+    print(result.message, file=stream)
+    return result.exit_code
+
+
+def cmd_serve(args) -> int:
+    from rerankrt.runtime.server import ServerSettings, serve
+
+    settings = ServerSettings.from_yaml(args.workers_config) if args.workers_config else ServerSettings()
+    serve(args.engine_dir, host=args.host, port=args.port, settings=settings, backend=args.backend)
+    return 0
+
+
+def cmd_rank(args) -> int:
+    from rerankrt import Reranker
+
+    documents = _read_documents(args)
+    with Reranker.load(args.engine_dir, backend=args.backend) as reranker:
+        results = reranker.rank(
+            args.query,
+            documents,
+            top_k=args.top_k,
+            return_documents=True,
+            instruction=args.instruction,
+            normalize=args.normalize,
+        )
+    if args.json:
+        print(json.dumps([{"index": r.index, "score": r.score, "document": r.document} for r in results], indent=2))
+    else:
+        _print_table(results)
+    return 0
+
+
+def cmd_info(args) -> int:
+    from rerankrt.manifest import read_manifest
+
+    m = read_manifest(args.engine_dir)
+    if args.json:
+        print(json.dumps(m.data, indent=2))
+        return 0
+    d = m.data
+    gate = d.get("gate") or {}
+    rows = [
+        ("engine directory", str(m.path)),
+        ("model", f"{m.model_name} ({d['model'].get('revision') or 'local'})"),
+        ("backend", m.backend),
+        ("target", f"{d['target'].get('gpu')} sm{d['target'].get('compute_capability')} {m.precision}"),
+        ("template", f"{m.template}, max_length {m.max_length}"),
+        ("limits", ", ".join(f"{k}={v}" for k, v in m.limits.items())),
+        ("tensorrt", str((d.get("tensorrt") or {}).get("version", "no engine in this directory"))),
+        ("calibration", f"{(d.get('calibration') or {}).get('pairs', '-')} pairs"),
+        ("gate", "passed" if gate.get("passed") else ("failed" if gate else "not run")),
+        ("built", f"{d.get('created')} by rerankrt {d.get('rerankrt_version')}"),
+    ]
+    for k, v in rows:
+        print(f"{k:>16}: {v}")
+    return 0
+
+
+def cmd_tiny_model(args) -> int:
+    from rerankrt.models import write_tiny_model
+
+    path = write_tiny_model(args.out, form=args.form, shape=args.shape, num_hidden_layers=args.layers, seed=args.seed)
+    print(path)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from rerankrt import Reranker
+    from rerankrt.build.pipeline import build
+    from rerankrt.models import write_tiny_model
+
+    out: Path = args.out
+    model = out / "tiny-causal"
+    engine = out / "engine-cpu"
+    if not (model / "config.json").is_file():
+        print(f"[demo] writing a tiny random Qwen2 reranker (real Qwen tokenizer, no download) to {model}")
+        write_tiny_model(model, form="causal", seed=0)
+    print(f"[demo] building a CPU engine directory in {engine}")
+    result = build(gpu="cpu", model=str(model), out=engine, template="seed", max_calibration_pairs=64)
+    if result.exit_code != 0:
+        print(result.message, file=sys.stderr)
+        return result.exit_code
+    print(f"[demo] loading {engine} and ranking the model card's example (random weights: the order is arbitrary)")
+    with Reranker.load(engine) as reranker:
+        results = reranker.rank(DEMO_QUERY, DEMO_DOCUMENTS, return_documents=True)
+        info = reranker.info()
+    print(f"query: {DEMO_QUERY}")
+    _print_table(results)
+    print(f"[demo] backend={info.get('backend')} precision={info.get('precision')} template={info.get('template')}")
+    return 0
+
+
+COMMANDS = {
+    "convert": cmd_convert,
+    "build": cmd_build,
+    "serve": cmd_serve,
+    "rank": cmd_rank,
+    "info": cmd_info,
+    "demo": cmd_demo,
+    "tiny-model": cmd_tiny_model,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MissingDependencyError as exc:
+        print(f"rerankrt {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"rerankrt {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

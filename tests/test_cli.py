@@ -1,0 +1,62 @@
+"""The command line and the core-only install: `import rerankrt` and `rerankrt --help` need no extra."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from rerankrt._optional import MissingDependencyError, require
+from rerankrt.cli import main
+
+HEAVY = ("torch", "transformers", "modelopt", "onnx", "onnxruntime", "tensorrt", "fastapi", "uvicorn", "cuda")
+
+
+def test_core_import_and_help_need_no_extra():
+    # A meta-path finder refuses every heavy package, as on a core-only install.
+    code = textwrap.dedent(
+        f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {HEAVY!r}:
+                    raise ImportError("blocked: " + name)
+        sys.meta_path.insert(0, Block())
+        import rerankrt, rerankrt.cli, rerankrt.prompt, rerankrt.manifest
+        from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir
+        PromptEncoder(bundled_tokenizer_dir()).encode("q", ["d"])
+        try:
+            rerankrt.cli.main(["--help"])
+        except SystemExit as exit:
+            assert exit.code == 0
+        print("loaded:", sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r}))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "usage: rerankrt" in out.stdout and "loaded: []" in out.stdout
+
+
+def test_missing_extra_names_the_extra():
+    with pytest.raises(MissingDependencyError, match=r"pip install 'rerankrt\[gpu\]'"):
+        require("tensorrt_not_installed_here", extra="gpu")
+    with pytest.raises(MissingDependencyError, match=r"rerankrt\[serve\]"):
+        require("fastapi.not_a_module")
+
+
+def test_convert_and_tiny_model_commands(tmp_path, capsys):
+    assert main(["tiny-model", str(tmp_path / "m"), "--form", "classifier2"]) == 0
+    assert main(["convert", str(tmp_path / "m"), str(tmp_path / "c")]) == 0
+    record = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert record["form"] == "classifier2"
+    assert (tmp_path / "c" / "conversion.json").is_file()
+
+
+def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
+    assert "neither a local folder nor a hub id" in capsys.readouterr().err
+    assert main(["info", str(tmp_path)]) == 2
+    assert "not an engine directory" in capsys.readouterr().err
