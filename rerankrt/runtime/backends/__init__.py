@@ -1,0 +1,195 @@
+"""Backend construction from an engine directory's manifest: which backend, which artifact, which limits.
+
+Each backend module is imported only when chosen, so serving the onnxruntime graph never imports TensorRT or torch.
+Before a TensorRT engine is deserialized, `load_backend` checks that this machine can run it (the tensorrt package,
+a CUDA GPU, the TensorRT version and the compute capability the engine was built for) and refuses with a message
+naming what is missing and what to do instead: a mismatched engine fails to deserialize at best and crashes the
+process at worst.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rerankrt._optional import available
+from rerankrt.manifest import BACKENDS, Manifest, ManifestError
+from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
+
+LIMIT_KEYS = ("max_batch_size", "max_seq_len", "max_num_tokens")
+# Options each backend takes besides the limits; anything else is a typo and refused.
+BACKEND_OPTIONS = {
+    "onnxruntime": ("threads", "artifact"),
+    "tensorrt": ("device",),
+    "torch": ("threads", "model_dir"),
+}
+CPU_HINT = 'pass backend="onnxruntime" to serve this directory\'s model.onnx on the CPU instead'
+
+
+class BackendUnavailableError(BackendError):
+    """The backend an engine needs cannot run on this machine; the message says what is missing."""
+
+
+def parse_capability(value: Any) -> tuple[int, int] | None:
+    """ "9.0", "sm90", 9.0 or [9, 0] -> (9, 0); None or "" -> None.
+
+    Raises:
+        ManifestError: For anything else.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, list | tuple):
+            major, minor = value
+            return int(major), int(minor)
+        text = str(value).strip().lower().removeprefix("sm_").removeprefix("sm")
+        if "." in text:
+            major, minor = text.split(".", 1)
+        else:
+            major, minor = text[:-1], text[-1]
+        return int(major), int(minor)
+    except (TypeError, ValueError):
+        raise ManifestError(f"compute capability {value!r} in the manifest is not of the form '9.0'") from None
+
+
+def engine_requirements(manifest: Manifest) -> tuple[str | None, tuple[int, int] | None]:
+    """(TensorRT version, compute capability) a TensorRT engine directory was built with, as its manifest says."""
+    data = manifest.data
+    target = data.get("target") or {}
+    trt = data.get("tensorrt") or {}
+    version = trt.get("version") or trt.get("tensorrt_version") or target.get("tensorrt_version")
+    capability = parse_capability(target.get("compute_capability") or trt.get("compute_capability"))
+    return (str(version) if version else None), capability
+
+
+def check_engine_fits(manifest: Manifest, device: int = 0) -> None:
+    """Refuse a TensorRT engine this machine cannot run, before TensorRT touches it.
+
+    Raises:
+        BackendUnavailableError: Without the tensorrt package or a CUDA GPU.
+        ManifestError: When the engine was built by another TensorRT version or for another compute capability.
+    """
+    from rerankrt.runtime import cuda
+
+    if not available("tensorrt"):
+        raise BackendUnavailableError(
+            f"{manifest.path} holds a TensorRT engine but the 'tensorrt' package is not installed here "
+            f"(pip install 'rerankrt[gpu]' on a machine with an NVIDIA GPU); or {CPU_HINT}"
+        )
+    ok, why = cuda.cuda_status(device)
+    if not ok:
+        raise BackendUnavailableError(
+            f"{manifest.path} holds a TensorRT engine but this machine has no usable CUDA GPU ({why}); or {CPU_HINT}"
+        )
+    import tensorrt
+
+    built_version, built_cc = engine_requirements(manifest)
+    here_version = str(getattr(tensorrt, "__version__", "unknown"))
+    if built_version is not None and built_version != here_version:
+        raise ManifestError(
+            f"{manifest.path}: the engine was built with TensorRT {built_version} but TensorRT {here_version} is "
+            f"installed; engines only load in the version that built them. Rebuild it here "
+            f"(rerankrt build --gpu auto) or install TensorRT {built_version}; or {CPU_HINT}"
+        )
+    here_cc = cuda.compute_capability(device)
+    if built_cc is not None and built_cc != here_cc:
+        raise ManifestError(
+            f"{manifest.path}: the engine was built for compute capability {built_cc[0]}.{built_cc[1]} but device "
+            f"{device} ({cuda.device_name(device)}) is {here_cc[0]}.{here_cc[1]}; rebuild it for this GPU "
+            f"(rerankrt build --gpu auto); or {CPU_HINT}"
+        )
+
+
+def _limits(manifest: Manifest, options: dict[str, Any]) -> dict[str, int]:
+    limits = dict(manifest.limits)
+    missing = [k for k in LIMIT_KEYS if k not in limits]
+    if missing:
+        raise ManifestError(f"{manifest.path}: manifest limits lack {missing}")
+    for key in LIMIT_KEYS:
+        value = options.pop(key, None)
+        if value is None:
+            continue
+        if int(value) < 1 or int(value) > limits[key]:
+            raise ValueError(f"{key}={value} must lie in [1, {limits[key]}] (the engine's limit)")
+        limits[key] = int(value)
+    return {k: limits[k] for k in LIMIT_KEYS}
+
+
+def load_backend(manifest: Manifest, name: str | None = None, **options: Any) -> Backend:
+    """Build the backend that serves an engine directory.
+
+    Args:
+        manifest: The engine directory's manifest (`rerankrt.manifest.read_manifest`).
+        name: "tensorrt", "onnxruntime" or "torch". Defaults to the backend the manifest names.
+        **options: ``max_batch_size``, ``max_seq_len``, ``max_num_tokens`` (each at most the manifest's limit);
+            onnxruntime: ``threads``, ``artifact`` (the manifest artifact to serve, e.g. "onnx_int8"; defaults to
+            "onnx"); tensorrt: ``device`` (defaults to 0); torch: ``threads``, ``model_dir`` (a classifier
+            checkpoint; defaults to the manifest's "checkpoint" artifact).
+
+    Returns:
+        A ready backend.
+
+    Raises:
+        BackendUnavailableError: When the backend cannot run here (TensorRT or a GPU missing), naming what.
+        ManifestError: When the engine does not fit this machine or the directory lacks the artifact.
+        ValueError, TypeError: For an unknown backend name, an unknown option, or a limit above the engine's.
+    """
+    name = name or manifest.backend
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    options = dict(options)
+    limits = _limits(manifest, options)
+    unknown = sorted(set(options) - set(BACKEND_OPTIONS[name]))
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {unknown} for the {name} backend; it takes {list(LIMIT_KEYS + BACKEND_OPTIONS[name])}"
+        )
+
+    if name == "tensorrt":
+        device = int(options.get("device", 0))
+        engine = manifest.artifact("engine")
+        if engine is None or not engine.is_file():
+            raise ManifestError(
+                f"{manifest.path} has no TensorRT engine (it was built without TensorRT, e.g. --onnx-only or on a "
+                f"machine without a GPU); {CPU_HINT}, or rebuild it on the target GPU"
+            )
+        check_engine_fits(manifest, device)
+        from rerankrt.runtime.backends.tensorrt import TensorRTBackend
+
+        return TensorRTBackend(engine, **limits, device=device, precision=manifest.precision)
+
+    if name == "onnxruntime":
+        if not available("onnxruntime"):
+            raise BackendUnavailableError("the onnxruntime backend needs onnxruntime: pip install 'rerankrt[cpu]'")
+        key = options.get("artifact", "onnx")
+        graph = manifest.artifact(key)
+        if graph is None or not graph.is_file():
+            have = sorted((manifest.data.get("artifacts") or {}).keys())
+            raise ManifestError(f"{manifest.path} has no {key!r} artifact to serve with onnxruntime (it has {have})")
+        from rerankrt.runtime.backends.onnx import OnnxBackend
+
+        return OnnxBackend(graph, **limits, threads=options.get("threads"))
+
+    model_dir = options.get("model_dir") or manifest.artifact("checkpoint")
+    if model_dir is None or not Path(model_dir).is_dir():
+        raise ManifestError(
+            f"{manifest.path} has no classifier checkpoint for the torch backend; pass model_dir=<checkpoint folder> "
+            'or use backend="onnxruntime"'
+        )
+    if not available("torch") or not available("transformers"):
+        raise BackendUnavailableError("the torch backend needs torch and transformers: pip install 'rerankrt[build]'")
+    from rerankrt.runtime.backends.torch import TorchBackend
+
+    return TorchBackend(model_dir, **limits, threads=options.get("threads"))
+
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendLimits",
+    "BackendUnavailableError",
+    "check_batch",
+    "check_engine_fits",
+    "engine_requirements",
+    "load_backend",
+]

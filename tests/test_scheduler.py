@@ -1,0 +1,527 @@
+"""The in-flight batching scheduler, with fake backends whose delays, gates and failures the tests control.
+
+Each behaviour test would fail without the behaviour: FIFO over pairs fails the fairness test, pending pairs that
+outlive a cancel or a deadline show up in later batches, a worker death without failing its requests hangs the
+waiters (every wait here is bounded), and so on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import CancelledError
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rerankrt.prompt import Encoded, TruncationError
+from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
+from rerankrt.runtime.scheduler import (
+    BatchStats,
+    DeadlineExceededError,
+    OverloadedError,
+    Scheduler,
+    SchedulerClosedError,
+    WorkerDiedError,
+)
+
+WAIT = 10.0  # seconds: an upper bound on every wait, so a broken scheduler fails a test instead of hanging it
+
+
+class FakeEncoder:
+    """Pair -> the code points of "query|document" (capped at max_length); lengths are whatever the test writes."""
+
+    template = "fake"
+    pad_id = 0
+
+    def __init__(self, max_length: int = 64, delay: float = 0.0) -> None:
+        self.max_length = self.max_sequence_length = max_length
+        self.delay = delay
+        self.calls = 0
+
+    def encode(self, queries, documents, instructions=None, *, truncate=True) -> Encoded:
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        queries = [queries] * len(documents) if isinstance(queries, str) else list(queries)
+        ids, cut = [], []
+        for q, d in zip(queries, documents, strict=True):
+            if not isinstance(d, str):
+                raise TypeError("documents must be str")
+            row = np.array([ord(c) for c in f"{q}|{d}"], dtype=np.int64)
+            cut.append(len(row) > self.max_length)
+            ids.append(row[: self.max_length])
+        return Encoded(ids, np.array(cut, dtype=bool))
+
+
+def row_score(ids: np.ndarray) -> float:
+    """What FakeBackend returns for one row: a checksum of its real tokens, so a score depends on its row only."""
+    ids = np.asarray(ids, dtype=np.int64)
+    return float((ids * np.arange(1, len(ids) + 1)).sum() % 100_003) / 1000.0
+
+
+def decode(ids: np.ndarray, length: int) -> str:
+    return "".join(chr(int(c)) for c in ids[:length])
+
+
+class FakeBackend(Backend):
+    """Scores rows with `row_score`; records every batch; can wait on a gate, sleep, or fail on chosen rows."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        max_batch_size: int = 8,
+        max_seq_len: int = 64,
+        max_num_tokens: int = 256,
+        *,
+        delay: float = 0.0,
+        gated: bool = False,
+        fail_on: str | None = None,
+        fail_with: BaseException | None = None,
+    ) -> None:
+        self._limits = BackendLimits(
+            max_batch_size=max_batch_size, max_seq_len=max_seq_len, max_num_tokens=max_num_tokens
+        )
+        self.delay = delay
+        self.gate = threading.Semaphore(0) if gated else None
+        self.fail_on = fail_on
+        self.fail_with = fail_with or BackendError("fake backend failure")
+        self.batches: list[list[str]] = []  # decoded rows of each batch, in call order
+        self.shapes: list[tuple[int, int]] = []
+        self.started = threading.Event()
+        self.lock = threading.Lock()
+
+    @property
+    def limits(self) -> BackendLimits:
+        return self._limits
+
+    def release(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.gate.release()
+
+    def score(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        check_batch(input_ids, lengths, self._limits)
+        rows = [decode(r, n) for r, n in zip(input_ids, lengths, strict=True)]
+        with self.lock:
+            self.batches.append(rows)
+            self.shapes.append(input_ids.shape)
+        self.started.set()
+        if self.gate is not None:
+            assert self.gate.acquire(timeout=WAIT), "test never released the gate"
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail_on is not None and any(self.fail_on in r for r in rows):
+            raise self.fail_with
+        return np.array([row_score(r[:n]) for r, n in zip(input_ids, lengths, strict=True)], dtype=np.float32)
+
+
+def expected(query: str, documents: list[str], max_length: int = 64) -> np.ndarray:
+    enc = FakeEncoder(max_length).encode(query, documents)
+    return np.array([row_score(r) for r in enc.ids], dtype=np.float32)
+
+
+def wait_until(predicate, timeout: float = WAIT) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "condition not reached in time"
+        time.sleep(0.002)
+
+
+@pytest.fixture
+def make():
+    """Build schedulers that are closed after the test, whatever happens."""
+    made: list[Scheduler] = []
+
+    def _make(backend: Backend, encoder=None, **options) -> Scheduler:
+        sched = Scheduler(backend, encoder or FakeEncoder(backend.limits.max_seq_len), **options)
+        made.append(sched)
+        return sched
+
+    yield _make
+    for sched in made:
+        if sched.backend.__dict__.get("gate") is not None:
+            sched.backend.release(1000)
+        sched.close(timeout=WAIT)
+
+
+def docs(prefix: str, n: int, length: int | None = None) -> list[str]:
+    return [f"{prefix}{i}".ljust(length or 0, ".") for i in range(n)]
+
+
+# -- results ---------------------------------------------------------------------------------------------------------
+
+
+def test_each_request_gets_its_scores_in_its_own_order(make):
+    sched = make(FakeBackend(max_batch_size=4, max_num_tokens=128))
+    rng = np.random.default_rng(0)
+    requests = [
+        (f"q{k}", [f"r{k}d{i}" + "x" * int(rng.integers(0, 40)) for i in range(int(rng.integers(1, 15)))])
+        for k in range(12)
+    ]
+    futures: list = [None] * len(requests)
+
+    def submit(k):
+        futures[k] = sched.submit(*requests[k])
+
+    threads = [threading.Thread(target=submit, args=(k,)) for k in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    for (query, documents), fut in zip(requests, futures, strict=True):
+        result = sched.wait(fut, timeout=WAIT)
+        np.testing.assert_array_equal(result.scores, expected(query, documents))
+        assert result.num_tokens == sum(len(f"{query}|{d}") for d in documents)
+    stats = sched.stats()
+    assert stats.requests_completed == len(requests)
+    assert stats.pairs_scored == sum(len(d) for _, d in requests)
+    assert stats.pending_pairs == 0 and stats.pending_requests == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    lengths=st.lists(st.lists(st.integers(0, 60), max_size=30), min_size=1, max_size=6),
+    max_batch_size=st.integers(1, 9),
+    max_num_tokens=st.integers(64, 400),
+    pad_multiple=st.sampled_from([1, 8, 16]),
+    fill_ratio=st.sampled_from([0.0, 0.5, 1.0]),
+    tokenize_chunk=st.integers(1, 40),
+)
+def test_any_mix_of_requests_is_scored_exactly_within_the_limits(
+    lengths, max_batch_size, max_num_tokens, pad_multiple, fill_ratio, tokenize_chunk
+):
+    backend = FakeBackend(max_batch_size=max_batch_size, max_seq_len=64, max_num_tokens=max_num_tokens)
+    sched = Scheduler(
+        backend, FakeEncoder(62), pad_multiple=pad_multiple, fill_ratio=fill_ratio, tokenize_chunk=tokenize_chunk
+    )
+    try:
+        requests = [(f"q{k}", [f"{i}".ljust(n, "~") for i, n in enumerate(ns)]) for k, ns in enumerate(lengths)]
+        futures: list = [None] * len(requests)
+        threads = [
+            threading.Thread(target=lambda k=k: futures.__setitem__(k, sched.submit(*requests[k])))
+            for k in range(len(requests))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(WAIT)
+        for (query, documents), fut in zip(requests, futures, strict=True):
+            np.testing.assert_array_equal(sched.wait(fut, timeout=WAIT).scores, expected(query, documents, 62))
+        for rows, seq in backend.shapes:
+            assert rows <= max_batch_size and rows * seq <= max_num_tokens and seq <= 64
+        assert sum(rows for rows, _ in backend.shapes) == sum(len(d) for _, d in requests)
+        assert sched.stats().pending_pairs == 0
+    finally:
+        sched.close(timeout=WAIT)
+
+
+def test_empty_request_returns_at_once(make):
+    sched = make(FakeBackend())
+    result = sched.wait(sched.submit("q", []), timeout=WAIT)
+    assert result.scores.shape == (0,) and result.num_tokens == 0
+    assert sched.stats().batches == 0
+
+
+def test_batches_respect_the_token_budget_batch_cap_and_pad_multiple(make):
+    backend = FakeBackend(max_batch_size=5, max_seq_len=64, max_num_tokens=160)
+    sched = make(backend, pad_multiple=8)
+    rng = np.random.default_rng(1)
+    documents = ["y" * int(rng.integers(0, 60)) for _ in range(120)]
+    result = sched.wait(sched.submit("q", documents), timeout=WAIT)
+    np.testing.assert_array_equal(result.scores, expected("q", documents))
+    for rows, seq in backend.shapes:
+        assert rows <= 5 and rows * seq <= 160 and seq <= 64
+        assert seq % 8 == 0 or seq == 64
+    assert sum(rows for rows, _ in backend.shapes) == 120
+
+
+def test_concurrent_requests_share_batches(make):
+    backend = FakeBackend(max_batch_size=8, max_num_tokens=512, gated=True)
+    sched = make(backend)
+    stats: list[BatchStats] = []
+    sched.on_batch = stats.append
+    first = sched.submit("q", ["warm"])
+    assert backend.started.wait(WAIT)
+    futures = [sched.submit(f"q{k}", docs(f"r{k}-", 2, length=20)) for k in range(3)]
+    short = sched.submit("q", ["s"])  # too short to ride along (under fill_ratio of the padded length)
+    backend.release(1000)
+    for fut in [first, short, *futures]:
+        sched.wait(fut, timeout=WAIT)
+    wait_until(lambda: len(stats) == 3)
+    assert set(stats[1].request_ids) == {f.request_id for f in futures}
+    assert stats[2].request_ids == (short.request_id,)
+
+
+def test_length_bucketing_keeps_padding_low(make):
+    backend = FakeBackend(max_batch_size=8, max_seq_len=128, max_num_tokens=1024)
+    sched = make(backend, encoder=FakeEncoder(128))
+    rng = np.random.default_rng(2)
+    documents = ["z" * int(rng.integers(0, 120)) for _ in range(400)]
+    sched.wait(sched.submit("q", documents), timeout=WAIT)
+    stats = sched.stats()
+    # The same pairs cut into batches of 8 in input order would pad to each batch's longest.
+    lengths = np.array([len(f"q|{d}") for d in documents])
+    fifo = lengths.sum() / sum(8 * lengths[i : i + 8].max() for i in range(0, len(lengths), 8))
+    assert stats.padding_efficiency > 0.95 > fifo + 0.2, (stats.padding_efficiency, fifo)
+
+
+def test_tokenizing_overlaps_running(make):
+    """The first batch runs while the rest of a large request is still being tokenized in the caller's thread."""
+    backend = FakeBackend(max_batch_size=4, max_num_tokens=256)
+    encoder = FakeEncoder(64, delay=0.02)
+    sched = make(backend, encoder=encoder, tokenize_chunk=4)
+    first_batch_at: list[float] = []
+    sched.on_batch = lambda stats: first_batch_at.append(time.monotonic())
+    fut = sched.submit("q", docs("d", 60))
+    submitted_at = time.monotonic()
+    assert encoder.calls == 15
+    assert first_batch_at and first_batch_at[0] < submitted_at - 0.1
+    sched.wait(fut, timeout=WAIT)
+
+
+# -- fairness --------------------------------------------------------------------------------------------------------
+
+
+def test_small_request_waits_about_one_batch_behind_a_large_one(make):
+    backend = FakeBackend(max_batch_size=4, max_num_tokens=256, gated=True)
+    sched = make(backend)
+    stats: list[BatchStats] = []
+    sched.on_batch = stats.append
+    big = sched.submit("big", docs("b", 400))
+    assert backend.started.wait(WAIT)  # batch 1 (big's) is running
+    small = sched.submit("small", docs("s", 3))
+    backend.release(3)
+    assert sched.wait(small, timeout=WAIT).scores.shape == (3,)
+    wait_until(lambda: len(stats) >= 2)
+    # Batch 1 was running when the small request arrived; batch 2 is the small one's.
+    assert small.request_id in stats[1].request_ids
+    assert all(small.request_id not in s.request_ids for s in stats[2:])
+    assert not big.done()
+    backend.release(1000)
+    np.testing.assert_array_equal(sched.wait(big, timeout=WAIT).scores, expected("big", docs("b", 400)))
+
+
+def test_large_requests_take_turns(make):
+    """Two large requests alternate batches instead of one finishing before the other starts."""
+    backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
+    sched = make(backend)
+    stats: list[BatchStats] = []
+    sched.on_batch = stats.append
+    first = sched.submit("one", docs("a", 40))
+    assert backend.started.wait(WAIT)
+    second = sched.submit("two", docs("b", 40, length=30))  # another length, so the two never share a batch
+    backend.release(1000)
+    sched.wait(first, timeout=WAIT)
+    sched.wait(second, timeout=WAIT)
+    wait_until(lambda: len(stats) == 40)
+    leads = [s.request_ids[0] for s in stats]
+    assert leads[:6] == [first.request_id, second.request_id] * 3
+
+
+# -- cancellation, deadlines, overload -------------------------------------------------------------------------------
+
+
+def test_cancel_frees_pending_pairs(make):
+    backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
+    sched = make(backend)
+    stats: list[BatchStats] = []
+    sched.on_batch = stats.append
+    doomed = sched.submit("doomed", docs("x", 50))
+    assert backend.started.wait(WAIT)
+    assert sched.stats().pending_pairs == 48
+    assert doomed.cancel()
+    assert sched.stats().pending_pairs == 0
+    after = sched.submit("after", docs("y", 3))
+    backend.release(1000)
+    np.testing.assert_array_equal(sched.wait(after, timeout=WAIT).scores, expected("after", docs("y", 3)))
+    with pytest.raises(CancelledError):
+        doomed.result(timeout=0)
+    wait_until(lambda: len(stats) == 3)  # the running batch, then "after" in two
+    assert all(doomed.request_id not in s.request_ids for s in stats[1:])
+    assert sched.stats().requests_cancelled == 1
+
+
+def test_deadline_fails_the_waiter_on_time_and_drops_its_pairs(make):
+    backend = FakeBackend(max_batch_size=2, max_num_tokens=256, delay=0.05)
+    sched = make(backend)
+    start = time.monotonic()
+    late = sched.submit("late", docs("x", 100), deadline=start + 0.3)  # needs 50 batches: 2.5 s
+    with pytest.raises(DeadlineExceededError):
+        sched.wait(late, timeout=WAIT)
+    assert time.monotonic() - start < 1.0
+    assert sched.stats().pending_pairs == 0
+    batches = len(backend.batches)
+    time.sleep(0.15)
+    assert len(backend.batches) <= batches + 1  # at most the batch that was running
+    assert sched.stats().requests_expired == 1
+
+
+def test_deadline_is_enforced_by_the_worker_without_a_waiter(make):
+    backend = FakeBackend(max_batch_size=1, max_num_tokens=256, delay=0.02)
+    sched = make(backend)
+    fut = sched.submit("late", docs("x", 200), deadline=time.monotonic() + 0.1)
+    assert isinstance(fut.exception(timeout=WAIT), DeadlineExceededError)
+    wait_until(lambda: sched.stats().pending_pairs == 0)
+    wait_until(lambda: sched.stats().running_pairs == 0)
+    assert len(backend.batches) < 20
+
+
+def test_overload_refuses_when_the_queue_is_full(make):
+    backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
+    sched = make(backend, max_pending_pairs=10)
+    first = sched.submit("q", docs("a", 10))
+    assert backend.started.wait(WAIT)  # 2 running, 8 queued
+    second = sched.submit("q", docs("b", 2))  # 10 queued: at the limit
+    with pytest.raises(OverloadedError, match="max_pending_pairs=10"):
+        sched.submit("q", docs("c", 1))
+    assert sched.stats().requests_rejected == 1
+    backend.release(1000)
+    sched.wait(first, timeout=WAIT)
+    sched.wait(second, timeout=WAIT)
+    # A request alone is never refused for its size.
+    assert sched.wait(sched.submit("q", docs("d", 50)), timeout=WAIT).scores.shape == (50,)
+
+
+# -- failures --------------------------------------------------------------------------------------------------------
+
+
+def test_backend_error_fails_that_batch_and_the_scheduler_keeps_serving(make):
+    backend = FakeBackend(max_batch_size=4, max_num_tokens=256, fail_on="BOOM")
+    sched = make(backend)
+    with pytest.raises(BackendError, match="fake backend failure"):
+        sched.wait(sched.submit("q", ["fine", "BOOM", "fine too"]), timeout=WAIT)
+    ok = sched.wait(sched.submit("q", ["fine", "fine too"]), timeout=WAIT)
+    np.testing.assert_array_equal(ok.scores, expected("q", ["fine", "fine too"]))
+    stats = sched.stats()
+    assert stats.failed_batches == 1 and stats.requests_failed == 1 and stats.requests_completed == 1
+    sched.health()
+
+
+def test_backend_error_fails_only_the_requests_in_that_batch(make):
+    backend = FakeBackend(max_batch_size=1, max_num_tokens=256, gated=True, fail_on="BOOM")
+    sched = make(backend)
+    bad = sched.submit("q", ["BOOM"])
+    assert backend.started.wait(WAIT)
+    good = sched.submit("q", ["good"])
+    backend.release(2)
+    with pytest.raises(BackendError):
+        sched.wait(bad, timeout=WAIT)
+    assert sched.wait(good, timeout=WAIT).scores.shape == (1,)
+
+
+def test_unexpected_backend_exception_becomes_a_backend_error(make):
+    backend = FakeBackend(fail_on="odd", fail_with=ValueError("shape trouble"))
+    sched = make(backend)
+    with pytest.raises(BackendError, match="shape trouble") as info:
+        sched.wait(sched.submit("q", ["odd"]), timeout=WAIT)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert sched.wait(sched.submit("q", ["even"]), timeout=WAIT).scores.shape == (1,)
+
+
+class Fatal(BaseException):
+    """Not an Exception: escapes the per-batch handler and kills the worker thread."""
+
+
+def test_worker_death_fails_every_pending_request_and_turns_health_red(make):
+    backend = FakeBackend(max_batch_size=1, max_num_tokens=256, gated=True, fail_on="die", fail_with=Fatal("gone"))
+    sched = make(backend)
+    dying = sched.submit("q", ["die"])
+    assert backend.started.wait(WAIT)
+    bystanders = [sched.submit("q", docs("p", 3)), sched.submit("q2", docs("r", 5))]
+    backend.release(1)
+    for fut in [dying, *bystanders]:  # settled by the dying worker itself, not by a waiter's liveness poll
+        assert isinstance(fut.exception(timeout=WAIT), WorkerDiedError)
+        assert "gone" in str(fut.exception())
+    with pytest.raises(WorkerDiedError):
+        sched.health()
+    with pytest.raises(WorkerDiedError):
+        sched.submit("q", ["again"])
+    stats = sched.stats()
+    assert not stats.worker_alive and "gone" in stats.error and stats.pending_pairs == 0
+
+
+def test_waiters_notice_a_worker_that_vanished(make, monkeypatch):
+    """Even a worker that exits without failing anyone cannot leave a waiter hanging."""
+    backend = FakeBackend()
+    release = threading.Event()
+
+    def vanish(self):
+        release.wait(WAIT)
+        return None
+
+    monkeypatch.setattr(Scheduler, "_next_batch", vanish)
+    sched = make(backend)
+    fut = sched.submit("q", ["a", "b"])
+    release.set()
+    start = time.monotonic()
+    with pytest.raises(WorkerDiedError):
+        sched.wait(fut, timeout=WAIT)
+    assert time.monotonic() - start < 2.0
+
+
+def test_a_failing_on_batch_hook_does_not_stop_the_worker(make):
+    sched = make(FakeBackend())
+
+    def hook(stats: BatchStats) -> None:
+        raise RuntimeError("metrics are down")
+
+    sched.on_batch = hook
+    for _ in range(3):
+        assert sched.wait(sched.submit("q", ["a"]), timeout=WAIT).scores.shape == (1,)
+    sched.health()
+
+
+# -- inputs, lifetime ------------------------------------------------------------------------------------------------
+
+
+def test_truncate_false_names_the_pair_and_drops_the_request(make):
+    sched = make(FakeBackend(), encoder=FakeEncoder(32), tokenize_chunk=2)
+    documents = ["short"] * 5 + ["long" * 20] + ["short"]
+    with pytest.raises(TruncationError, match="pair 5 "):
+        sched.submit("q", documents, truncate=False)
+    assert sched.stats().pending_pairs == 0 and sched.stats().pending_requests == 0
+    result = sched.wait(sched.submit("q", documents), timeout=WAIT)
+    assert result.truncated.tolist() == [False] * 5 + [True, False]
+    assert sched.stats().truncated_pairs >= 1
+
+
+def test_submit_ids_scores_pre_tokenized_rows(make):
+    sched = make(FakeBackend())
+    rows = [np.array([5, 6, 7]), [8], np.arange(1, 40)]
+    result = sched.wait(sched.submit_ids(rows), timeout=WAIT)
+    np.testing.assert_array_equal(result.scores, np.float32([row_score(np.asarray(r)) for r in rows]))
+    with pytest.raises(ValueError, match=r"ids\[1\] has 0 tokens"):
+        sched.submit_ids([[1], []])
+    with pytest.raises(ValueError, match=r"ids\[0\] has 65 tokens"):
+        sched.submit_ids([np.ones(65, dtype=np.int64)])
+
+
+def test_limits_the_encoder_cannot_meet_are_refused():
+    with pytest.raises(ValueError, match="max_seq_len=32"):
+        Scheduler(FakeBackend(max_seq_len=32), FakeEncoder(64))
+
+
+def test_close_fails_pending_requests_and_refuses_new_ones(make):
+    backend = FakeBackend(max_batch_size=1, max_num_tokens=256, gated=True)
+    sched = make(backend)
+    fut = sched.submit("q", docs("a", 5))
+    assert backend.started.wait(WAIT)
+    backend.release(1000)
+    sched.close(timeout=WAIT)
+    with pytest.raises(SchedulerClosedError):
+        fut.result(timeout=WAIT)
+    with pytest.raises(SchedulerClosedError):
+        sched.submit("q", ["a"])
+    with pytest.raises(SchedulerClosedError):
+        sched.health()
+
+
+def test_close_with_drain_finishes_admitted_requests(make):
+    backend = FakeBackend(max_batch_size=1, max_num_tokens=256, delay=0.01)
+    sched = make(backend)
+    fut = sched.submit("q", docs("a", 5))
+    sched.close(drain=True, timeout=WAIT)
+    np.testing.assert_array_equal(fut.result(timeout=0).scores, expected("q", docs("a", 5)))
