@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,8 +203,8 @@ class PromptEncoder:
         self.allow_special_tokens = allow_special_tokens
         self.model_max_length = int(model_max_length)
         # Two views of one vocabulary: static pieces parse special tokens, user text may not.
-        self._static, plain = _views(tokenizer)
-        self._user = self._static if allow_special_tokens else plain
+        self._key, self._plain, self._specials = _views(tokenizer)
+        self._user = self._static if allow_special_tokens else self._plain
 
         self.yes_id = self._single_token(YES_TOKEN)
         self.no_id = self._single_token(NO_TOKEN)
@@ -244,19 +245,36 @@ class PromptEncoder:
     # -- token ids -----------------------------------------------------------------------------------------------
 
     def _single_token(self, text: str) -> int:
-        ids = self._static.encode(text, add_special_tokens=False).ids
+        ids = self._plain.encode(text, add_special_tokens=False).ids
         if len(ids) != 1:
             raise ValueError(f"{text!r} must be a single token for the score, the tokenizer gives {ids}")
         return int(ids[0])
 
     def _special_id(self, text: str) -> int:
-        tid = self._static.token_to_id(text)
+        tid = self._plain.token_to_id(text)
         if tid is None:
             raise ValueError(f"the tokenizer has no {text!r} token; it is not a Qwen tokenizer")
         return int(tid)
 
+    @property
+    def _static(self):
+        """A view that parses special-token spellings, as HF tokenizers do; loaded on first use (~1 s)."""
+        return _special_view(self._key)
+
     def _static_ids(self, text: str) -> np.ndarray:
-        return np.asarray(self._static.encode(text, add_special_tokens=False).ids, dtype=np.int64)
+        # Special tokens are hard boundaries for the tokenizer, so the template's text between them can go through
+        # the plain view: the same ids as the special-parsing view, without loading a second tokenizer.
+        ids: list[int] = []
+        for piece in self._specials.split(text):
+            if piece in self._special_ids:
+                ids.append(self._special_ids[piece])
+            elif piece:
+                ids.extend(self._plain.encode(piece, add_special_tokens=False).ids)
+        return np.asarray(ids, dtype=np.int64)
+
+    @property
+    def _special_ids(self) -> dict[str, int]:
+        return _SPECIAL_IDS[self._key]
 
     def _encode_user(self, texts: list[str]) -> list[list[int]]:
         if not texts:
@@ -371,20 +389,38 @@ def _split_budget(q_len: int, d_len: int, budget: int) -> tuple[int, int]:
     return q_keep, min(d_len, budget - q_keep)
 
 
-_VIEWS: dict[object, tuple[object, object, object]] = {}
+# Tokenizers are ~1 s to load: each source gets its plain view once, and its special-parsing view on demand.
+_VIEWS: dict[object, tuple[object, object]] = {}  # key -> (source, plain view); the source keeps its id alive
+_SPECIAL: dict[object, object] = {}
+_SPECIAL_IDS: dict[object, dict[str, int]] = {}
 _VIEWS_LOCK = threading.Lock()
 
 
-def _views(tokenizer) -> tuple[object, object]:
-    """(special-parsing, plain-text) views of a tokenizer, made once per tokenizer: loading one takes ~1 s."""
+def _views(tokenizer) -> tuple[object, object, re.Pattern]:
+    """(cache key, plain-text view, pattern splitting out special tokens) for a tokenizer or a tokenizer folder."""
     key = str(Path(tokenizer).resolve()) if isinstance(tokenizer, str | Path) else id(tokenizer)
     with _VIEWS_LOCK:
         if key not in _VIEWS:
-            base = load_tokenizer(tokenizer) if isinstance(tokenizer, str | Path) else tokenizer
-            special, plain = _clone(base, False), _clone(base, True)
-            _VIEWS[key] = (tokenizer, special, plain)  # holding `tokenizer` keeps its id from being reused
-        _, special, plain = _VIEWS[key]
-    return special, plain
+            if isinstance(tokenizer, str | Path):
+                plain = load_tokenizer(tokenizer)
+                plain.no_truncation()
+                plain.no_padding()
+                plain.encode_special_tokens = True
+            else:
+                plain = _clone(tokenizer, True)
+            _VIEWS[key] = (tokenizer, plain)
+            specials = {t.content: i for i, t in plain.get_added_tokens_decoder().items() if t.special}
+            _SPECIAL_IDS[key] = specials
+        plain = _VIEWS[key][1]
+    names = sorted(_SPECIAL_IDS[key], key=len, reverse=True)
+    return key, plain, re.compile("(" + "|".join(map(re.escape, names)) + ")")
+
+
+def _special_view(key):
+    with _VIEWS_LOCK:
+        if key not in _SPECIAL:
+            _SPECIAL[key] = _clone(_VIEWS[key][1], False)
+        return _SPECIAL[key]
 
 
 def _clone(tokenizer, encode_special_tokens: bool):
