@@ -257,6 +257,16 @@ class PromptEncoder:
         return int(tid)
 
     @property
+    def static_tokenizer(self):
+        """The tokenizer as HF runs it: special-token spellings parsed (for caller-formatted prompts)."""
+        return self._static
+
+    @property
+    def user_tokenizer(self):
+        """The tokenizer this encoder runs user text through (plain text unless allow_special_tokens)."""
+        return self._user
+
+    @property
     def _static(self):
         """A view that parses special-token spellings, as HF tokenizers do; loaded on first use (~1 s)."""
         return _special_view(self._key)
