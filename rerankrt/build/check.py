@@ -1,0 +1,237 @@
+"""ONNX graph -> structural verdict: the I/O contract, dynamic axes, and where FP8 Q/DQ sits.
+
+Run on every build, before the accuracy gate:
+
+- inputs ``input_ids``/``attention_mask`` int64 [batch, seq] and output ``scores`` float32 [batch], with symbolic
+  (dynamic) batch and sequence axes;
+- FP8 graphs: every linear layer of the transformer body (a MatMul/Gemm with a rank-2 weight) reads an FP8
+  ``DequantizeLinear`` on both inputs, weights and activations;
+- the score head (the MatMul/Gemm that feeds ``scores``) reads no DequantizeLinear: a quantized width-1 head
+  collapses scores; the embedding Gather reads its table in full precision;
+- float32 graphs carry no Q/DQ at all.
+
+Activation-by-activation MatMuls (attention's QK^T and PV, rotary's frequencies) are counted and reported, not
+required: ModelOpt's FP8 recipe quantizes linear layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rerankrt._optional import require
+from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
+from rerankrt.runtime.backends.onnx import FP8_TYPES
+
+LINEAR_OPS = ("MatMul", "Gemm")
+PASS_THROUGH = ("Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Flatten")
+
+
+class GraphCheckError(RuntimeError):
+    """The graph breaks a structural rule; the message lists each broken rule."""
+
+
+@dataclass(frozen=True)
+class GraphCheck:
+    """Structural verdict on one graph.
+
+    Attributes:
+        passed: Whether every rule held.
+        details: Counts and names: linear layers, quantized ones, head, attention MatMuls, axes.
+        failures: One line per broken rule.
+    """
+
+    passed: bool
+    details: dict[str, Any]
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def raise_if_failed(self) -> None:
+        if not self.passed:
+            raise GraphCheckError("graph structure check failed: " + "; ".join(self.failures))
+
+
+class _Graph:
+    def __init__(self, model) -> None:
+        onnx = require("onnx", purpose="graph checks")
+        self.model = model
+        self.graph = model.graph
+        self.fp8 = {getattr(onnx.TensorProto, n) for n in FP8_TYPES if hasattr(onnx.TensorProto, n)}
+        self.producer = {out: node for node in self.graph.node for out in node.output}
+        self.consumers: dict[str, list] = {}
+        for node in self.graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self.init_dims = {t.name: list(t.dims) for t in self.graph.initializer}
+        self.init_type = {t.name: t.data_type for t in self.graph.initializer}
+        for node in self.graph.node:
+            if node.op_type == "Constant":
+                for attr in node.attribute:
+                    if attr.name == "value":
+                        self.init_dims[node.output[0]] = list(attr.t.dims)
+                        self.init_type[node.output[0]] = attr.t.data_type
+
+    def is_constant(self, name: str) -> bool:
+        return name in self.init_dims
+
+    def source(self, name: str):
+        """The first node above `name` that is not a pass-through (None at a graph input or initializer)."""
+        node = self.producer.get(name)
+        while node is not None and node.op_type in PASS_THROUGH:
+            node = self.producer.get(node.input[0])
+        return node
+
+    def is_fp8_dq(self, node) -> bool:
+        if node is None or node.op_type != "DequantizeLinear":
+            return False
+        x = node.input[0]
+        zero_point = node.input[2] if len(node.input) > 2 else ""
+        if self.init_type.get(x) in self.fp8 or self.init_type.get(zero_point) in self.fp8:
+            return True
+        q = self.producer.get(x)
+        if q is not None and q.op_type == "QuantizeLinear":
+            q_zero = q.input[2] if len(q.input) > 2 else ""
+            if self.init_type.get(q_zero) in self.fp8:
+                return True
+            return any(a.name == "output_dtype" and a.i in self.fp8 for a in q.attribute)
+        return False
+
+    def weight_of(self, node) -> tuple[str | None, list[int] | None]:
+        """The rank-2 constant weight a MatMul/Gemm reads (through Q, DQ and pass-throughs), or (None, None)."""
+        name = node.input[1]
+        for _ in range(6):
+            if self.is_constant(name):
+                dims = self.init_dims[name]
+                return (name, dims) if len(dims) == 2 else (None, None)
+            producer = self.producer.get(name)
+            if producer is None or producer.op_type not in (*PASS_THROUGH, "DequantizeLinear", "QuantizeLinear"):
+                return None, None
+            name = producer.input[0]
+        return None, None
+
+    def head(self):
+        """The MatMul/Gemm nearest above the output, walking through any op's inputs breadth first."""
+        seen, frontier = set(), [ONNX_OUTPUT]
+        while frontier:
+            nxt = []
+            for name in frontier:
+                node = self.producer.get(name)
+                if node is None or id(node) in seen:
+                    continue
+                seen.add(id(node))
+                if node.op_type in LINEAR_OPS:
+                    return node
+                nxt.extend(node.input)
+            frontier = nxt
+        return None
+
+
+def _axes(value_info) -> list[str | int]:
+    dims = value_info.type.tensor_type.shape.dim
+    return [d.dim_param if d.dim_param else (d.dim_value if d.HasField("dim_value") else "?") for d in dims]
+
+
+def check_model(model, *, quantized: bool) -> GraphCheck:
+    """An ONNX ModelProto -> `GraphCheck` (see the module docstring for the rules).
+
+    Args:
+        model: The graph (weights need not be loaded).
+        quantized: Whether the graph must carry FP8 Q/DQ on the body's linear layers.
+    """
+    onnx = require("onnx", purpose="graph checks")
+    g = _Graph(model)
+    failures: list[str] = []
+    inputs = {i.name: i for i in g.graph.input}
+    outputs = {o.name: o for o in g.graph.output}
+    axes: dict[str, list] = {}
+    for name in ONNX_INPUTS:
+        if name not in inputs:
+            failures.append(f"input {name!r} is missing (inputs: {sorted(inputs)})")
+            continue
+        info = inputs[name]
+        axes[name] = _axes(info)
+        if info.type.tensor_type.elem_type != onnx.TensorProto.INT64:
+            failures.append(f"input {name!r} must be int64")
+        if len(axes[name]) != 2 or not all(isinstance(a, str) and a for a in axes[name]):
+            failures.append(f"input {name!r} must have dynamic [batch, seq] axes, has {axes[name]}")
+    if ONNX_OUTPUT not in outputs:
+        failures.append(f"output {ONNX_OUTPUT!r} is missing (outputs: {sorted(outputs)})")
+    else:
+        info = outputs[ONNX_OUTPUT]
+        axes[ONNX_OUTPUT] = _axes(info)
+        if info.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            failures.append(f"output {ONNX_OUTPUT!r} must be float32")
+        if len(axes[ONNX_OUTPUT]) != 1 or not isinstance(axes[ONNX_OUTPUT][0], str):
+            failures.append(f"output {ONNX_OUTPUT!r} must have one dynamic [batch] axis, has {axes[ONNX_OUTPUT]}")
+
+    head = g.head()
+    linears, quantized_linears, unquantized, attention, attention_q = [], [], [], [], 0
+    for node in g.graph.node:
+        if node.op_type not in LINEAR_OPS or node is head:
+            continue
+        weight, _ = g.weight_of(node)
+        if weight is None:
+            # Activation x activation: attention's QK^T and PV, and rotary's frequency product.
+            attention.append(node.name)
+            attention_q += all(g.is_fp8_dq(g.source(i)) for i in node.input[:2])
+            continue
+        linears.append(node.name)
+        if all(g.is_fp8_dq(g.source(i)) for i in node.input[:2]):
+            quantized_linears.append(node.name)
+        else:
+            unquantized.append(node.name)
+
+    qdq = sum(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in g.graph.node)
+    head_quantized = head is not None and any(
+        g.source(i) is not None and g.source(i).op_type == "DequantizeLinear" for i in head.input
+    )
+    if head is None:
+        failures.append(f"no MatMul/Gemm feeds {ONNX_OUTPUT!r}: the score head is missing")
+    elif head_quantized:
+        failures.append(f"the score head {head.name!r} reads a DequantizeLinear: it must stay in high precision")
+    embedding_quantized = any(
+        node.op_type == "Gather"
+        and g.source(node.input[0]) is not None
+        and g.source(node.input[0]).op_type == "DequantizeLinear"
+        for node in g.graph.node
+    )
+    if embedding_quantized:
+        failures.append("the embedding table is read through a DequantizeLinear: embeddings must stay unquantized")
+    if not linears:
+        failures.append("no linear layers (MatMul/Gemm with a weight) found in the body")
+    if quantized:
+        if unquantized:
+            shown = ", ".join(unquantized[:4]) + (" ..." if len(unquantized) > 4 else "")
+            failures.append(
+                f"{len(unquantized)} of {len(linears)} body linear layers do not read an FP8 DequantizeLinear on "
+                f"both inputs: {shown}"
+            )
+    elif qdq:
+        failures.append(f"an unquantized graph must hold no Q/DQ nodes, found {qdq}")
+    details = {
+        "axes": axes,
+        "linear_layers": len(linears),
+        "fp8_linear_layers": len(quantized_linears),
+        "activation_matmuls": len(attention),
+        "fp8_activation_matmuls": attention_q,
+        "qdq_nodes": qdq,
+        "head": head.name if head is not None else None,
+        "head_quantized": head_quantized,
+        "embedding_quantized": embedding_quantized,
+        "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=None),
+        "custom_domains": sorted({n.domain for n in g.graph.node if n.domain not in ("", "ai.onnx")}),
+    }
+    if details["custom_domains"]:
+        failures.append(
+            f"nodes in custom domains {details['custom_domains']}: TensorRT and onnxruntime need standard ops"
+        )
+    return GraphCheck(passed=not failures, details=details, failures=failures)
+
+
+def check_graph(onnx_path: str | Path, *, quantized: bool) -> GraphCheck:
+    """An ONNX file -> `GraphCheck`, reading the graph without its weights' external data."""
+    onnx = require("onnx", purpose="graph checks")
+    return check_model(onnx.load(str(onnx_path), load_external_data=False), quantized=quantized)

@@ -1,0 +1,143 @@
+"""Gate scores and metrics -> report.json, report.md and report.png (candidate vs reference scatter) on disk."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rerankrt.build.gate import GateResult
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+REPORT_PNG = "report.png"
+
+
+def _clean(value):
+    """JSON-safe: inf/nan -> None, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def scatter_png(path: Path, reference: np.ndarray, candidate: np.ndarray, *, title: str, label: str) -> Path:
+    """A PNG scatter of candidate vs reference scores with the identity line (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    finite = np.isfinite(candidate)
+    ax.scatter(reference[finite], candidate[finite], s=8, alpha=0.6)
+    values = np.concatenate([reference, candidate[finite]]) if finite.any() else reference
+    lo, hi = float(values.min()), float(values.max())
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linewidth=1, linestyle="--")
+    ax.set_xlabel("float32 reference score")
+    ax.set_ylabel(f"{label} score")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def report_from_scores(
+    out_dir: str | Path,
+    *,
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    groups: list[str],
+    gate: GateResult,
+    label: str,
+    meta: dict[str, Any],
+    extra_gates: dict[str, GateResult] | None = None,
+) -> dict[str, Any]:
+    """Write report.json, report.md and report.png into `out_dir`; return the report dict.
+
+    Args:
+        out_dir: Folder to write into.
+        reference: float32 reference scores of the held-out pairs.
+        candidate: Scores of the graph the build ships.
+        groups: Query group per pair.
+        gate: The gate verdict on `candidate`.
+        label: What `candidate` is, e.g. "FP8 (onnxruntime)".
+        meta: Build facts to include (target, model, calibration, checks, timings).
+        extra_gates: Other graphs gated in the same build (e.g. the CPU INT8 graph). Defaults to None.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = _clean(
+        {
+            "label": label,
+            "passed": gate.passed,
+            "gate": gate.as_dict(),
+            "extra_gates": {k: v.as_dict() for k, v in (extra_gates or {}).items()},
+            **meta,
+            "scores": {
+                "groups": list(groups),
+                "reference": [round(float(x), 6) for x in reference],
+                "candidate": [round(float(x), 6) if math.isfinite(float(x)) else None for x in candidate],
+            },
+        }
+    )
+    (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2) + "\n")
+    m, t = gate.metrics, gate.thresholds
+    rows = [
+        ("Spearman (mean per query)", m.get("spearman"), f">= {t['min_spearman']:g}"),
+        ("Kendall tau (mean per query)", m.get("kendall"), f">= {t['min_kendall']:g}"),
+        ("top-1 agreement", m.get("top1"), f">= {t['min_top1']:g}"),
+        ("top-5 overlap", m.get("top5"), f">= {t['min_top5']:g}"),
+        ("max abs score error", m.get("max_abs_error"), f"<= {t['max_abs_error']:g}"),
+        ("mean abs score error", m.get("mean_abs_error"), f"<= {t['max_mean_abs_error']:g}"),
+        ("Pearson", m.get("pearson"), ""),
+    ]
+    lines = [
+        f"# Build report: {label} vs float32 reference",
+        "",
+        f"**Gate: {'PASSED' if gate.passed else 'FAILED'}** on {m.get('pairs')} held-out pairs in "
+        f"{m.get('groups')} query groups (never the calibration pairs).",
+        "",
+        "| metric | value | threshold |",
+        "|---|---|---|",
+        *[f"| {name} | {_fmt(value)} | {limit} |" for name, value, limit in rows],
+        "",
+    ]
+    if gate.failures:
+        lines += ["## Missed thresholds", "", *[f"- {f}" for f in gate.failures], ""]
+    for name, other in (extra_gates or {}).items():
+        lines += [
+            f"## {name}: {'passed' if other.passed else 'FAILED'}",
+            "",
+            *[f"- {k}: {_fmt(other.metrics.get(k))}" for k in ("spearman", "kendall", "top1", "max_abs_error")],
+            *[f"- missed: {f}" for f in other.failures],
+            "",
+        ]
+    lines += ["## Build", "", "```json", json.dumps(_clean(meta), indent=2), "```", "", f"![scatter]({REPORT_PNG})", ""]
+    (out_dir / REPORT_MD).write_text("\n".join(lines))
+    scatter_png(
+        out_dir / REPORT_PNG,
+        np.asarray(reference, dtype=np.float64),
+        np.asarray(candidate, dtype=np.float64),
+        title=f"{label} vs float32 reference ({m.get('pairs')} held-out pairs)",
+        label=label,
+    )
+    return report

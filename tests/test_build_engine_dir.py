@@ -1,0 +1,170 @@
+"""The CPU-reachable build chain on tiny models: engine directories that load, score and say what they are."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rerankrt.build.check import check_graph
+from rerankrt.calibration.dataset import dataset_sha256, load_pairs
+from rerankrt.manifest import ManifestError, read_manifest
+from rerankrt.prompt import PromptEncoder, padded_batch
+from rerankrt.runtime.backends.base import BackendError
+from rerankrt.runtime.backends.onnx import OnnxBackend, graph_precision
+from rerankrt.runtime.backends.torch import TorchBackend
+
+LIMITS = {"max_batch_size": 16, "max_seq_len": 1024, "max_num_tokens": 8192}
+
+
+def _batch(engine_dir, n=12):
+    encoder = PromptEncoder(engine_dir / "tokenizer", template="seed", max_length=512)
+    pairs = load_pairs(split="heldout")[:n]
+    encoded = encoder.encode([p.query for p in pairs], [p.document for p in pairs], [p.instruction for p in pairs])
+    return padded_batch(encoded.ids, encoder.pad_id)
+
+
+def test_cpu_engine_dir_is_a_verified_onnxruntime_directory(cpu_engine_dir):
+    manifest = read_manifest(cpu_engine_dir)
+    data = manifest.data
+    assert manifest.backend == "onnxruntime"
+    assert manifest.precision == "fp32"
+    assert data["target"]["gpu"] == "cpu" and data["target"]["compute_capability"] is None
+    assert data["artifacts"] == {"onnx": "model.onnx"}
+    assert "engine" not in data["artifacts"]
+    assert set(data["limits"]) == {"max_batch_size", "max_seq_len", "max_num_tokens"}
+    assert data["token_ids"] == {"yes": 16, "no": 15, "pad": 151643}
+    assert data["template"] == "seed" and data["max_length"] == 512
+    assert data["model"]["form"] == "causal" and data["model"]["sha256"]
+    assert data["calibration"]["sha256"] == dataset_sha256()
+    assert data["gate"]["passed"] and data["gate"]["metrics"]["max_abs_error"] < 1e-3
+    for name in ("model.onnx", "report.json", "report.md", "report.png", "tokenizer/tokenizer.json"):
+        assert name in data["files"], name
+    assert (cpu_engine_dir / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert check_graph(cpu_engine_dir / "model.onnx", quantized=False).passed
+
+
+def test_tampered_directory_is_refused(cpu_engine_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(cpu_engine_dir, copy)
+    (copy / "report.md").write_text("changed")
+    with pytest.raises(ManifestError, match="report.md"):
+        read_manifest(copy)
+
+
+def test_fp32_graph_equals_torch_reference(cpu_engine_dir, tiny_classifier_dir):
+    ids, lengths = _batch(cpu_engine_dir)
+    onnx_scores = OnnxBackend(cpu_engine_dir / "model.onnx", **LIMITS).score(ids, lengths)
+    reference = TorchBackend(tiny_classifier_dir, **LIMITS).score(ids, lengths)
+    assert onnx_scores.dtype == np.float32 and onnx_scores.shape == (len(ids),)
+    np.testing.assert_allclose(onnx_scores, reference, atol=1e-4, rtol=0)
+    assert np.ptp(reference) > 0.01  # the comparison is not between two constants
+
+
+def test_onnx_backend_rows_do_not_see_each_other(cpu_engine_dir):
+    backend = OnnxBackend(cpu_engine_dir / "model.onnx", threads=1, **LIMITS)
+    ids, lengths = _batch(cpu_engine_dir, n=4)
+    together = backend.score(ids, lengths)
+    alone = np.array([backend.score(ids[i : i + 1, : lengths[i]], lengths[i : i + 1])[0] for i in range(4)])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    padded = np.concatenate([ids, np.full((4, 9), 151643, dtype=np.int64)], axis=1)
+    np.testing.assert_allclose(backend.score(padded, lengths), together, atol=1e-5)
+    assert backend.name == "onnxruntime" and backend.precision == "fp32"
+
+
+def test_onnx_backend_enforces_limits_and_contract(cpu_engine_dir, tmp_path):
+    backend = OnnxBackend(cpu_engine_dir / "model.onnx", max_batch_size=2, max_seq_len=32, max_num_tokens=48)
+    with pytest.raises(ValueError, match="max_batch_size"):
+        backend.score(np.ones((3, 8), dtype=np.int64), np.full(3, 8))
+    with pytest.raises(ValueError, match="max_num_tokens"):
+        backend.score(np.ones((2, 30), dtype=np.int64), np.full(2, 30))
+    with pytest.raises(BackendError, match="no ONNX graph"):
+        OnnxBackend(tmp_path / "missing.onnx", **LIMITS)
+    backend.close()
+    with pytest.raises(BackendError):
+        backend.health()
+
+
+def test_fp8_engine_dir_is_honest_about_its_engine(fp8_engine_dir):
+    manifest = read_manifest(fp8_engine_dir)
+    data = manifest.data
+    assert manifest.backend == "onnxruntime"  # no TensorRT engine: served on the CPU for checking
+    assert data["target"]["precision"] == "fp8" and data["target"]["compute_capability"] == "9.0"
+    assert data["target"]["graph_precision"] == "fp8"
+    assert data["limits"]["max_num_tokens"] == 32768
+    assert len(data["target"]["profiles"]) >= 1
+    assert "engine" not in data["artifacts"] and not (fp8_engine_dir / "engine.plan").exists()
+    assert any("--onnx-only" in note for note in data["notes"])
+    assert data["calibration"]["calibration_pairs"] == 64
+    assert data["calibration"]["sha256"] == dataset_sha256()
+    assert data["quantization"]["route"] in ("torch", "onnx_ptq")
+    assert data["model"]["form"] == "causal"  # the classifier folder carries its conversion record
+    assert graph_precision(fp8_engine_dir / "model.onnx") == "fp8"
+    report = json.loads((fp8_engine_dir / "report.json").read_text())
+    assert report["passed"] and report["gate"]["metrics"]["pairs"] >= 16
+
+
+def test_fp8_graph_structure(fp8_engine_dir):
+    check = check_graph(fp8_engine_dir / "model.onnx", quantized=True)
+    assert check.passed, check.failures
+    d = check.details
+    assert d["linear_layers"] == 2 * 7 and d["fp8_linear_layers"] == 14  # q, k, v, o, gate, up, down per layer
+    assert not d["head_quantized"] and not d["embedding_quantized"]
+    assert d["axes"]["input_ids"] == ["batch", "seq"] and d["axes"]["scores"] == ["batch"]
+    assert d["opset"] >= 19 and d["custom_domains"] == []
+
+
+def test_fp8_graph_runs_any_shape_and_tracks_reference(fp8_engine_dir, tiny_classifier_dir):
+    backend = OnnxBackend(fp8_engine_dir / "model.onnx", **LIMITS)
+    assert backend.precision == "fp8"
+    for batch, seq in ((1, 5), (3, 40)):
+        ids = np.random.default_rng(batch).integers(100, 5000, size=(batch, seq))
+        assert backend.score(ids, np.full(batch, seq)).shape == (batch,)
+    ids, lengths = _batch(fp8_engine_dir, n=16)
+    fp8 = backend.score(ids, lengths)
+    reference = TorchBackend(tiny_classifier_dir, **LIMITS).score(ids, lengths)
+    assert np.corrcoef(fp8, reference)[0, 1] > 0.95
+    assert np.abs(fp8 - reference).max() > 0  # it really is quantized
+
+
+def test_int8_cpu_graph_keeps_the_head_in_float32(cpu_engine_dir, tiny_classifier_dir, tmp_path):
+    from rerankrt.build.pipeline import int8_onnx_from_onnx
+
+    path = int8_onnx_from_onnx(cpu_engine_dir / "model.onnx", tmp_path / "model.int8.onnx")
+    backend = OnnxBackend(path, **LIMITS)
+    assert backend.precision == "int8"
+    ids, lengths = _batch(cpu_engine_dir, n=16)
+    int8 = backend.score(ids, lengths)
+    reference = TorchBackend(tiny_classifier_dir, **LIMITS).score(ids, lengths)
+    assert np.corrcoef(int8, reference)[0, 1] > 0.8
+    import onnx
+
+    model = onnx.load(str(path))
+    head = next(n for n in model.graph.node if n.output and "score" in n.name and n.op_type == "MatMul")
+    assert head.op_type == "MatMul"  # not MatMulInteger: excluded from quantization
+
+
+def test_int8_cpu_option_needs_its_own_thresholds():
+    from rerankrt.build.config import ConfigError, load_config
+
+    assert load_config("cpu", {"int8_cpu": True}).int8_gate.min_spearman > 0
+    with pytest.raises(ConfigError, match="int8_gate"):
+        load_config("cpu", {"int8_cpu": True, "int8_gate": None})
+
+
+def test_onnx_ptq_route_where_modelopt_onnx_imports(cpu_engine_dir, tmp_path):
+    pytest.importorskip("modelopt.onnx", reason="modelopt.onnx needs onnxscript", exc_type=ImportError)
+    from rerankrt.build.quantize import fp8_onnx_from_onnx
+    from rerankrt.calibration.loop import length_batches
+
+    encoder = PromptEncoder(cpu_engine_dir / "tokenizer", template="seed", max_length=512)
+    pairs = load_pairs(split="calibration")[:32]
+    encoded = encoder.encode([p.query for p in pairs], [p.document for p in pairs])
+    batches = length_batches(encoded.ids, encoder.pad_id, max_tokens=4096)
+    path, info = fp8_onnx_from_onnx(cpu_engine_dir / "model.onnx", tmp_path / "ptq.onnx", batches)
+    check = check_graph(path, quantized=True)
+    assert check.passed, check.failures
+    assert info["route"] == "onnx_ptq" and graph_precision(path) == "fp8"
