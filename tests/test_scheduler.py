@@ -525,3 +525,32 @@ def test_close_with_drain_finishes_admitted_requests(make):
     fut = sched.submit("q", docs("a", 5))
     sched.close(drain=True, timeout=WAIT)
     np.testing.assert_array_equal(fut.result(timeout=0).scores, expected("q", docs("a", 5)))
+
+
+class ProfiledBackend(FakeBackend):
+    """Like a TensorRT engine with profiles: short rows up to 8 at a time, rows past 16 tokens only 2 at a time."""
+
+    def max_rows(self, seq_len: int) -> int:
+        return min(super().max_rows(seq_len), 8 if seq_len <= 16 else 2)
+
+    def score(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        assert input_ids.shape[0] <= self.max_rows(input_ids.shape[1]), "a batch no profile holds"
+        return super().score(input_ids, lengths)
+
+
+def test_batches_fit_the_backends_shapes_not_only_its_token_budget(make):
+    backend = ProfiledBackend(max_batch_size=8, max_seq_len=64, max_num_tokens=512)
+    sched = make(backend)
+    documents = docs("d", 12, length=20) + docs("s", 12, length=4)
+    np.testing.assert_allclose(sched.submit("q", documents).result(timeout=WAIT).scores, expected("q", documents))
+    assert max(s[0] for s in backend.shapes if s[1] > 16) <= 2
+    assert any(s[0] > 2 for s in backend.shapes), "short rows still batch widely"
+
+
+def test_tensorrt_rows_follow_its_profiles():
+    from rerankrt.runtime.backends.tensorrt import TensorRTBackend
+
+    engine = object.__new__(TensorRTBackend)  # no engine here: the method reads only profiles and limits
+    engine._limits = BackendLimits(max_batch_size=64, max_seq_len=8448, max_num_tokens=32768)
+    engine._profiles = [((1, 1), (64, 512)), ((1, 1), (16, 2048)), ((1, 1), (4, 8448))]
+    assert [engine.max_rows(s) for s in (100, 512, 513, 2048, 2049, 8448)] == [64, 64, 16, 16, 4, 3]

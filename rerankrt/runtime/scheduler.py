@@ -661,7 +661,8 @@ class Scheduler:
         self._batch_index += 1
         lead.turn = 2 * self._batch_index
         seq = self._padded(lead.lengths[-1])
-        cap = min(self.max_batch_size, self.max_num_tokens // seq)
+        # The backend may hold fewer rows at this length than the token budget allows (TensorRT profiles).
+        cap = max(1, min(self.max_batch_size, self.max_num_tokens // seq, self.backend.max_rows(seq)))
         floor = math.ceil(self.fill_ratio * seq)
         n = len(lead.lengths)
         take = n if n <= cap else max(1, min(cap, n - bisect.bisect_left(lead.lengths, floor)))

@@ -62,10 +62,18 @@ class Backend(abc.ABC):
             BackendError: When the engine fails on this batch.
         """
 
-    def health(self) -> None:
+    def max_rows(self, seq_len: int) -> int:
+        """Most rows one call takes at padded length `seq_len`. Defaults to what the limits allow.
+
+        Engines with optimization profiles allow fewer at some lengths: a batch must fit one profile whole.
+        """
+        limits = self.limits
+        return min(limits.max_batch_size, limits.max_num_tokens // max(seq_len, 1))
+
+    def health(self) -> None:  # noqa: B027 - healthy unless a backend says otherwise
         """Raise BackendError when the backend cannot serve. Defaults to healthy."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release unless a backend holds memory
         """Release engine memory. Defaults to nothing."""
 
 

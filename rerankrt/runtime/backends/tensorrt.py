@@ -168,6 +168,11 @@ class TensorRTBackend(Backend):
     def limits(self) -> BackendLimits:
         return self._limits
 
+    def max_rows(self, seq_len: int) -> int:
+        """Most rows at `seq_len` that one profile holds whole (the limits alone would allow shapes none holds)."""
+        fitting = [hi[0] for lo, hi in self._profiles if lo[1] <= seq_len <= hi[1]]
+        return min(super().max_rows(seq_len), max(fitting, default=0))
+
     def _pick_profile(self, batch: int, seq: int) -> int:
         """The profile that holds (batch, seq) with the smallest max shape, whose kernels fit the batch best."""
         fitting = [
