@@ -11,9 +11,9 @@ Forming a batch (the worker, under the lock):
    next batch, and every request leads at least once per round: nobody waits for a large request to finish.
 2. Shape: the lead's longest pending pair sets the padded length (rounded up to `pad_multiple`, capped at the
    backend's max_seq_len); rows are capped by max_batch_size and by max_num_tokens // padded length.
-3. Rows: the lead puts in all its pending pairs when they fit (a small request finishes in one batch); a larger one
-   puts in its longest pairs while they fill at least `fill_ratio` of the padded length, so a large request is cut
-   into runs of similar length. Free rows go to other requests' pairs that fit under the padded length, longest
+3. Rows: the lead puts in all its pending pairs when they fit and fill `fill_ratio` of the padded batch (a small
+   request finishes in one batch); otherwise it puts in its longest pairs while they fill at least `fill_ratio` of
+   the padded length, so a large or ragged request is cut into runs of similar length. Free rows go to other requests' pairs that fit under the padded length, longest
    first, again only those that fill at least `fill_ratio` of it: padding stays low.
 
 Each pair's score is written into its request's own slot, so every request gets its scores in its own order.
@@ -264,8 +264,9 @@ class Scheduler:
         max_pending_pairs: Admitted pairs not yet in a batch before new requests are refused with OverloadedError.
             A request arriving at an empty queue is always admitted, whatever its size. Defaults to 65536.
         pad_multiple: Round the padded length up to a multiple of this (8 or 16 can suit GPU kernels). Defaults to 1.
-        fill_ratio: Fewest real tokens, as a fraction of the padded length, for a pair to share a batch it does not
-            lead; lower packs fuller batches, higher wastes less padding. Defaults to 0.5.
+        fill_ratio: Fewest real tokens, as a fraction of the padded length, for a pair to join a batch it does not
+            set the length of (and for a small request to go in whole); lower packs fuller batches, higher wastes
+            less padding. Defaults to 0.8.
         tokenize_chunk: Pairs tokenized per step on submission; each step's pairs can run while the next tokenizes.
             Defaults to 256.
         on_batch: Called in the worker thread with a `BatchStats` after every backend call; exceptions it raises
@@ -284,7 +285,7 @@ class Scheduler:
         max_num_tokens: int | None = None,
         max_pending_pairs: int = 65536,
         pad_multiple: int = 1,
-        fill_ratio: float = 0.5,
+        fill_ratio: float = 0.8,
         tokenize_chunk: int = 256,
         on_batch: Callable[[BatchStats], None] | None = None,
     ) -> None:
@@ -665,7 +666,9 @@ class Scheduler:
         cap = max(1, min(self.max_batch_size, self.max_num_tokens // seq, self.backend.max_rows(seq)))
         floor = math.ceil(self.fill_ratio * seq)
         n = len(lead.lengths)
-        take = n if n <= cap else max(1, min(cap, n - bisect.bisect_left(lead.lengths, floor)))
+        # A small request goes in whole (one batch, lowest latency) unless that would pad it past fill_ratio.
+        whole = n <= cap and sum(lead.lengths) >= self.fill_ratio * n * seq
+        take = n if whole else max(1, min(cap, n - bisect.bisect_left(lead.lengths, floor)))
         rows = [(lead, index, ids) for index, ids in reversed(lead.pending[n - take :])]
         del lead.pending[n - take :], lead.lengths[n - take :]
         free = cap - len(rows)
