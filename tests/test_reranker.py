@@ -455,3 +455,14 @@ def test_cpu_engine_directory_matches_the_torch_reference(cpu_engine_dir, tiny_c
         (ids,) = encoder.encode(query, [document]).ids
         expected = float(torch_backend.score(ids[None, :], np.array([len(ids)]))[0])
         assert score == pytest.approx(expected, abs=1e-4)
+
+
+def test_load_takes_the_builds_serving_budget(cpu_engine_dir):
+    from rerankrt.manifest import read_manifest
+
+    budget = read_manifest(cpu_engine_dir).data["serving"]["batch_tokens"]
+    assert budget == 2048  # configs/cpu.yaml
+    with Reranker.load(cpu_engine_dir) as reranker:
+        assert reranker.scheduler.batch_tokens == budget
+    with Reranker.load(cpu_engine_dir, max_num_tokens=4096) as reranker:  # an explicit budget wins
+        assert reranker.scheduler.batch_tokens == reranker.scheduler.max_num_tokens == 4096

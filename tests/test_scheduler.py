@@ -554,3 +554,14 @@ def test_tensorrt_rows_follow_its_profiles():
     engine._limits = BackendLimits(max_batch_size=64, max_seq_len=8448, max_num_tokens=32768)
     engine._profiles = [((1, 1), (64, 512)), ((1, 1), (16, 2048)), ((1, 1), (4, 8448))]
     assert [engine.max_rows(s) for s in (100, 512, 513, 2048, 2049, 8448)] == [64, 64, 16, 16, 4, 3]
+
+
+def test_batch_tokens_is_a_soft_target(make):
+    backend = FakeBackend(max_batch_size=8, max_seq_len=64, max_num_tokens=512)
+    sched = make(backend, batch_tokens=40)
+    documents = docs("a", 6, length=8) + docs("long", 1, length=50)
+    np.testing.assert_allclose(sched.submit("q", documents).result(timeout=WAIT).scores, expected("q", documents))
+    assert all(rows * seq <= 40 or rows == 1 for rows, seq in backend.shapes), backend.shapes
+    assert any(seq > 40 for _, seq in backend.shapes), "a row longer than the target still runs"
+    with pytest.raises(ValueError, match="batch_tokens"):
+        make(FakeBackend(), batch_tokens=-1)

@@ -132,6 +132,8 @@ class BuildConfig:
         max_batch_size: Most rows per engine call.
         max_seq_len: Longest row the engine takes, template included.
         max_num_tokens: Most padded tokens (batch x seq) per engine call.
+        batch_tokens: Padded tokens the runtime aims for per batch (None: max_num_tokens). A row longer than this
+            still runs, alone. Smaller batches keep small requests' latency low where one call is slow (CPU).
         profiles: TensorRT optimization profiles; empty for the CPU.
         workspace_bytes: TensorRT builder workspace.
         builder_optimization_level: TensorRT builder optimization level, 0-5.
@@ -155,6 +157,7 @@ class BuildConfig:
     max_batch_size: int
     max_seq_len: int
     max_num_tokens: int
+    batch_tokens: int | None = None
     profiles: tuple[Profile, ...] = ()
     workspace_bytes: int = 0
     builder_optimization_level: int = 3
@@ -188,6 +191,8 @@ class BuildConfig:
             value = getattr(self, name)
             if value is not None and int(value) < 1:
                 raise ConfigError(f"{name} must be a positive int or null, got {value!r}")
+        if self.batch_tokens is not None and not (1 <= int(self.batch_tokens) <= self.max_num_tokens):
+            raise ConfigError(f"batch_tokens must lie in [1, max_num_tokens={self.max_num_tokens}] or be null")
         if self.max_num_tokens < self.max_seq_len:
             raise ConfigError(
                 f"max_num_tokens={self.max_num_tokens} cannot hold one row of max_seq_len={self.max_seq_len}; "

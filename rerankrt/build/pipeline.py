@@ -662,6 +662,7 @@ def _build(
                 "max_seq_len": config.max_seq_len,
                 "max_num_tokens": config.max_num_tokens,
             },
+            "serving": {"batch_tokens": config.batch_tokens},
             "target": {
                 "gpu": config.gpu,
                 "precision": config.precision,

@@ -46,6 +46,7 @@ SCHEDULER_OPTIONS = (
     "fill_ratio",
     "tokenize_chunk",
     "on_batch",
+    "batch_tokens",
 )
 # Limits the scheduler and the backend both take; `load` gives them to the backend, whose limits the scheduler reads.
 _SHARED_LIMITS = ("max_batch_size", "max_num_tokens")
@@ -232,6 +233,9 @@ class Reranker:
                 allow_special_tokens=manifest.allow_special_tokens,
             )
             scheduler.setdefault("pad_multiple", DEFAULT_PAD_MULTIPLE.get(engine.name, 1))
+            # The build's serving budget, unless the caller sets the token budget itself.
+            if "max_num_tokens" not in options:
+                scheduler.setdefault("batch_tokens", (manifest.data.get("serving") or {}).get("batch_tokens"))
             return cls(engine, encoder, manifest=manifest, estimated_max=estimated_max, **scheduler)
         except BaseException:
             engine.close()

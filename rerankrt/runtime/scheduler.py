@@ -271,6 +271,9 @@ class Scheduler:
             Defaults to 256.
         on_batch: Called in the worker thread with a `BatchStats` after every backend call; exceptions it raises
             are logged and ignored. Defaults to None.
+        batch_tokens: Padded tokens to aim for per batch, at most max_num_tokens; a row longer than this still runs,
+            alone. Smaller batches cut the wait of small requests where one backend call is slow (CPU). Defaults to
+            max_num_tokens.
 
     Raises:
         ValueError: When the encoder can produce a sequence the backend cannot take, or the limits are inconsistent.
@@ -288,10 +291,12 @@ class Scheduler:
         fill_ratio: float = 0.8,
         tokenize_chunk: int = 256,
         on_batch: Callable[[BatchStats], None] | None = None,
+        batch_tokens: int | None = None,
     ) -> None:
         limits = backend.limits
         self.max_batch_size = min(int(max_batch_size or limits.max_batch_size), limits.max_batch_size)
         self.max_num_tokens = min(int(max_num_tokens or limits.max_num_tokens), limits.max_num_tokens)
+        self.batch_tokens = min(int(batch_tokens or self.max_num_tokens), self.max_num_tokens)
         self.max_seq_len = int(limits.max_seq_len)
         longest = int(encoder.max_sequence_length)
         if longest > self.max_seq_len:
@@ -303,6 +308,8 @@ class Scheduler:
             raise ValueError(
                 f"max_num_tokens={self.max_num_tokens} cannot hold one sequence of {longest} tokens; raise it"
             )
+        if self.batch_tokens < 1:
+            raise ValueError(f"batch_tokens must be at least 1, got {self.batch_tokens}")
         if self.max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {self.max_batch_size}")
         if int(max_pending_pairs) < 1:
@@ -663,7 +670,8 @@ class Scheduler:
         lead.turn = 2 * self._batch_index
         seq = self._padded(lead.lengths[-1])
         # The backend may hold fewer rows at this length than the token budget allows (TensorRT profiles).
-        cap = max(1, min(self.max_batch_size, self.max_num_tokens // seq, self.backend.max_rows(seq)))
+        # batch_tokens is a soft target: a row longer than it still runs, alone (max_num_tokens is the hard limit).
+        cap = max(1, min(self.max_batch_size, self.batch_tokens // seq, self.backend.max_rows(seq)))
         floor = math.ceil(self.fill_ratio * seq)
         n = len(lead.lengths)
         # A small request goes in whole (one batch, lowest latency) unless that would pad it past fill_ratio.
