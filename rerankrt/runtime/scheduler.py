@@ -10,11 +10,13 @@ Forming a batch (the worker, under the lock):
    joins just ahead of the most recent leader, so a small request that arrives while a large one runs leads the very
    next batch, and every request leads at least once per round: nobody waits for a large request to finish.
 2. Shape: the lead's longest pending pair sets the padded length (rounded up to `pad_multiple`, capped at the
-   backend's max_seq_len); rows are capped by max_batch_size and by max_num_tokens // padded length.
+   backend's max_seq_len); rows are capped by max_batch_size, by batch_tokens // padded length and by what the
+   backend holds at that length (`Backend.max_rows`: TensorRT profiles).
 3. Rows: the lead puts in all its pending pairs when they fit and fill `fill_ratio` of the padded batch (a small
    request finishes in one batch); otherwise it puts in its longest pairs while they fill at least `fill_ratio` of
-   the padded length, so a large or ragged request is cut into runs of similar length. Free rows go to other requests' pairs that fit under the padded length, longest
-   first, again only those that fill at least `fill_ratio` of it: padding stays low.
+   the padded length, so a large or ragged request is cut into runs of similar length. Free rows go to other
+   requests' pairs that fit under the padded length, longest first, again only those that fill at least
+   `fill_ratio` of it: padding stays low.
 
 Each pair's score is written into its request's own slot, so every request gets its scores in its own order.
 Cancelling a request's future, or its deadline passing, frees its pending pairs at once. A backend error fails the
