@@ -349,7 +349,7 @@ class PromptEncoder:
         long_rows = []
         for i, u in enumerate(body):
             if len(u) + fixed <= self.max_length:
-                ids[i] = np.concatenate([self._pre, np.asarray(u, dtype=np.int64), self._suf])
+                ids[i] = _join(self._pre, u, len(u), self._suf)
             else:
                 long_rows.append(i)
         truncated = np.zeros(len(body), dtype=bool)
@@ -373,22 +373,32 @@ class PromptEncoder:
         q_unique = dict(zip(unique, self._encode_user(unique), strict=True))
         d_all = self._encode_user([f"document: {d}" for d in documents])
         q_cap = self.max_length * 3 // 4
-        sep = self._sep.tolist()
+        heads = {}  # prompt -> prefix + query ids (cut to q_cap) + separator, as one array
+        for p, q in q_unique.items():
+            heads[p] = (np.concatenate([self._pre, np.asarray(q[:q_cap], dtype=np.int64), self._sep]), len(q) > q_cap)
         ids, truncated = [], np.zeros(len(documents), dtype=bool)
         for i, (p, d) in enumerate(zip(prompts, d_all, strict=True)):
-            q = q_unique[p]
-            cut = len(q) > q_cap
-            q = q[:q_cap]
-            doc_cap = min(self.model_max_length - len(q) - self.static_length, self.max_length)
-            if len(d) > doc_cap:
-                d, cut = d[: max(doc_cap, 0)], True
-            second = sep + d
-            excess = len(q) + len(second) - self.max_length
-            if 0 < excess < len(second):  # tokenizers' "only_second" truncation; it gives up when it cannot fit
-                second, cut = second[:-excess], True
-            ids.append(np.concatenate([self._pre, np.asarray(q + second, dtype=np.int64), self._tail]))
-            truncated[i] = cut
+            head, cut = heads[p]
+            q_len = len(head) - len(self._pre) - len(self._sep)
+            keep = min(len(d), max(min(self.model_max_length - q_len - self.static_length, self.max_length), 0))
+            # tokenizers' "only_second" truncation of separator + document to max_length; it gives up (keeps all)
+            # when even the separator cannot fit.
+            sep = len(self._sep)
+            excess = q_len + sep + keep - self.max_length
+            if 0 < excess < sep + keep:
+                keep -= excess
+            ids.append(_join(head, d, keep, self._tail))
+            truncated[i] = cut or keep < len(d)
         return Encoded(ids, truncated)
+
+
+def _join(head: np.ndarray, body: list[int], n: int, tail: np.ndarray) -> np.ndarray:
+    """head + body[:n] + tail as one int64 array, written in place (the hot path: one allocation per pair)."""
+    out = np.empty(len(head) + n + len(tail), dtype=np.int64)
+    out[: len(head)] = head
+    out[len(head) : len(head) + n] = body if n == len(body) else body[:n]
+    out[len(head) + n :] = tail
+    return out
 
 
 def _split_budget(q_len: int, d_len: int, budget: int) -> tuple[int, int]:
