@@ -22,7 +22,6 @@ achieved TFLOP/s against the GPU's dense peak; without TensorRT or a GPU it is s
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from benchmarks.common import (
     Target,
     cache_dir,
     check_size,
+    cli_main,
     cpu_engine,
     cpu_threads,
     environment,
@@ -48,10 +48,10 @@ from benchmarks.common import (
     mixed_requests,
     model_config,
     pyplot,
-    quiet_libraries,
     results_dir,
     roofline,
-    write_report,
+    save_figure,
+    write_outputs,
 )
 
 NAME = "offline"
@@ -273,18 +273,16 @@ def run(
         "runs": runs,
         "targets": [t.as_dict() for t in targets],
     }
-    png = folder / f"{NAME}.png"
-    if any("mxbai" in r for r in runs):
-        _plot(runs, png)
-        result["files"] = [str(png)]
-    result = write_report(folder, NAME, result, _markdown(result, targets))
-    for record in runs:
-        if "roofline" in record:
-            log(f"{record['model']}: {record['roofline']['line']}")
-    for t in targets:
-        log(t.line)
-    log(gpu["line"])
-    return result
+    return write_outputs(
+        folder,
+        NAME,
+        result,
+        _markdown(result, targets),
+        plot=(lambda png: _plot(runs, png)) if any("mxbai" in r for r in runs) else None,
+        lines=[f"{r['model']}: {r['roofline']['line']}" for r in runs if "roofline" in r]
+        + [t.line for t in targets]
+        + [gpu["line"]],
+    )
 
 
 def _flops(engine: Path, ckpt: Path | None, record: dict[str, Any]) -> dict[str, Any]:
@@ -393,34 +391,31 @@ def _plot(runs: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("tokens/s (log)")
     ax.set_title("Offline throughput, CPU, same weights and threads")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=("tiny", "quick", "full"), default="full")
-    parser.add_argument("--models", default=None, help="comma-separated: tiny,qwen (default: the size's)")
-    parser.add_argument("--layers", type=int, default=DEFAULT_LAYERS, help="layers of the Qwen2.5-0.5B-shaped model")
-    parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--engine", default=None, help="benchmark this engine directory (tensorrt: GPU mode)")
-    parser.add_argument("--results", default=None, help="results folder (default benchmarks/results)")
-    args = parser.parse_args(argv)
-    quiet_libraries()
-    models = tuple(m for m in args.models.split(",") if m) if args.models else None
-    run(
-        args.size,
-        results=args.results,
-        models=models,
-        layers=args.layers,
-        repeats=args.repeats,
-        threads=args.threads,
-        engine=args.engine,
+    return cli_main(
+        argv,
+        __doc__,
+        NAME,
+        lambda a: run(
+            a.size,
+            results=a.results,
+            models=tuple(m for m in a.models.split(",") if m) if a.models else None,
+            layers=a.layers,
+            repeats=a.repeats,
+            threads=a.threads,
+            engine=a.engine,
+        ),
+        [
+            ("--models", {"default": None, "help": "comma-separated: tiny,qwen (default: the size's)"}),
+            ("--layers", {"type": int, "default": DEFAULT_LAYERS, "help": "layers of the Qwen2.5-0.5B-shaped model"}),
+            ("--repeats", {"type": int, "default": None}),
+            ("--threads", {"type": int, "default": None}),
+            ("--engine", {"default": None, "help": "benchmark this engine directory (tensorrt: GPU mode)"}),
+        ],
     )
-    print((results_dir(args.results) / f"{NAME}.md").read_text())
-    return 0
 
 
 if __name__ == "__main__":

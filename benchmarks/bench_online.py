@@ -18,7 +18,6 @@ GPU mode: ``--engine DIR`` of a TensorRT build runs the same on it, or is skippe
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -30,6 +29,7 @@ from benchmarks.common import (
     Target,
     cache_dir,
     check_size,
+    cli_main,
     cpu_engine,
     engine_backend,
     environment,
@@ -40,9 +40,10 @@ from benchmarks.common import (
     markdown_table,
     mixed_requests,
     pyplot,
-    quiet_libraries,
     results_dir,
     roofline,
+    save_figure,
+    write_outputs,
     write_report,
 )
 
@@ -270,13 +271,14 @@ def run(
         },
         "targets": [t.as_dict() for t in targets],
     }
-    png = folder / f"{NAME}.png"
-    _plot(sweeps, mixed, png)
-    result["files"] = [str(png)]
-    result = write_report(folder, NAME, result, _markdown(result, targets))
-    for t in targets:
-        log(t.line)
-    return result
+    return write_outputs(
+        folder,
+        NAME,
+        result,
+        _markdown(result, targets),
+        plot=lambda png: _plot(sweeps, mixed, png),
+        lines=[t.line for t in targets],
+    )
 
 
 def _markdown(result: dict[str, Any], targets: list[Target]) -> str:
@@ -339,29 +341,21 @@ def _plot(sweeps: list[dict[str, Any]], mixed: dict[str, Any], path: Path) -> No
     b.set_xlabel(f"{mixed['small_documents']}-doc request latency (ms)")
     b.set_title("Small requests, idle vs under load")
     b.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=("tiny", "quick", "full"), default="full")
-    parser.add_argument("--engine", default=None, help="engine directory to serve (tensorrt: GPU mode)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--max-num-tokens", type=int, default=None, help="scheduler token budget per batch")
-    parser.add_argument("--results", default=None, help="results folder (default benchmarks/results)")
-    args = parser.parse_args(argv)
-    quiet_libraries()
-    run(
-        args.size,
-        results=args.results,
-        engine=args.engine,
-        threads=args.threads,
-        max_num_tokens=args.max_num_tokens,
+    return cli_main(
+        argv,
+        __doc__,
+        NAME,
+        lambda a: run(a.size, results=a.results, engine=a.engine, threads=a.threads, max_num_tokens=a.max_num_tokens),
+        [
+            ("--engine", {"default": None, "help": "engine directory to serve (tensorrt: GPU mode)"}),
+            ("--threads", {"type": int, "default": None}),
+            ("--max-num-tokens", {"type": int, "default": None, "help": "scheduler token budget per batch"}),
+        ],
     )
-    print((results_dir(args.results) / f"{NAME}.md").read_text())
-    return 0
 
 
 if __name__ == "__main__":

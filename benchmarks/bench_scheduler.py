@@ -19,7 +19,6 @@ Pairs are tokenized once up front; the scheduler gets a lookup encoder, so what 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 import time
@@ -31,16 +30,17 @@ import numpy as np
 from benchmarks.common import (
     Target,
     check_size,
+    cli_main,
     environment,
     fmt,
     log,
     markdown_table,
     mixed_requests,
     pyplot,
-    quiet_libraries,
     request_sizes_mix,
     results_dir,
-    write_report,
+    save_figure,
+    write_outputs,
 )
 
 NAME = "scheduler"
@@ -312,13 +312,14 @@ def run(size: str = "full", *, results: str | Path | None = None, num_requests: 
         "limits": per_limits,
         "targets": [t.as_dict() for t in targets],
     }
-    png = folder / f"{NAME}.png"
-    _plot(per_limits, lengths, png)
-    result["files"] = [str(png)]
-    result = write_report(folder, NAME, result, _markdown(result, targets))
-    for t in targets:
-        log(t.line)
-    return result
+    return write_outputs(
+        folder,
+        NAME,
+        result,
+        _markdown(result, targets),
+        plot=lambda png: _plot(per_limits, lengths, png),
+        lines=[t.line for t in targets],
+    )
 
 
 def _markdown(result: dict[str, Any], targets: list[Target]) -> str:
@@ -384,21 +385,17 @@ def _plot(per_limits: dict[str, Any], lengths: np.ndarray, path: Path) -> None:
     axes[3].set_title("padding efficiency per batch")
     for ax in axes[1:]:
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=("tiny", "quick", "full"), default="full")
-    parser.add_argument("--requests", type=int, default=None, help="requests in the mixed workload")
-    parser.add_argument("--results", default=None, help="results folder (default benchmarks/results)")
-    args = parser.parse_args(argv)
-    quiet_libraries()
-    run(args.size, results=args.results, num_requests=args.requests)
-    print((results_dir(args.results) / f"{NAME}.md").read_text())
-    return 0
+    return cli_main(
+        argv,
+        __doc__,
+        NAME,
+        lambda a: run(a.size, results=a.results, num_requests=a.requests),
+        [("--requests", {"type": int, "default": None, "help": "requests in the mixed workload"})],
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ full templated prompt strings. Candidates run round-robin, `repeats` times; the 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from benchmarks.common import (
     cache_dir,
     check_size,
     checkpoint,
+    cli_main,
     cpu_threads,
     environment,
     fmt,
@@ -38,9 +38,9 @@ from benchmarks.common import (
     median,
     mixed_requests,
     pyplot,
-    quiet_libraries,
     results_dir,
-    write_report,
+    save_figure,
+    write_outputs,
 )
 
 NAME = "tokenization"
@@ -195,9 +195,6 @@ def run(
         "ids_equal_to_prepare_inputs": same,
         "targets": [t.as_dict() for t in targets],
     }
-    png = folder / f"{NAME}.png"
-    _plot(pairs_per_s, png)
-    result["files"] = [str(png)]
     rows = [[name, fmt(pps), f"{pps / ours:.2f}"] for name, pps in pairs_per_s.items()]
     markdown = "\n\n".join(
         [
@@ -212,10 +209,14 @@ def run(
             "\n".join(f"- {t.line}" for t in targets),
         ]
     )
-    result = write_report(folder, NAME, result, markdown)
-    for t in targets:
-        log(t.line)
-    return result
+    return write_outputs(
+        folder,
+        NAME,
+        result,
+        markdown,
+        plot=lambda png: _plot(pairs_per_s, png),
+        lines=[t.line for t in targets],
+    )
 
 
 def _plot(pairs_per_s: dict[str, float], path: Path) -> None:
@@ -225,22 +226,20 @@ def _plot(pairs_per_s: dict[str, float], path: Path) -> None:
     ax.barh(names[::-1], [pairs_per_s[n] for n in names[::-1]], color="#4477aa")
     ax.set_xlabel("pairs/s (higher is better)")
     ax.set_title("Tokenization throughput")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=("tiny", "quick", "full"), default="full")
-    parser.add_argument("--pairs", type=int, default=None, help="pairs to tokenize (default: 10,000 at full size)")
-    parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--results", default=None, help="results folder (default benchmarks/results)")
-    args = parser.parse_args(argv)
-    quiet_libraries()
-    result = run(args.size, results=args.results, num_pairs=args.pairs, repeats=args.repeats)
-    print((Path(result["files"][-1]).parent / f"{NAME}.md").read_text())
-    return 0
+    return cli_main(
+        argv,
+        __doc__,
+        NAME,
+        lambda a: run(a.size, results=a.results, num_pairs=a.pairs, repeats=a.repeats),
+        [
+            ("--pairs", {"type": int, "default": None, "help": "pairs to tokenize (default: 10,000 at full size)"}),
+            ("--repeats", {"type": int, "default": None}),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ so a second run skips the build.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import logging
@@ -111,6 +112,48 @@ def write_report(folder: Path, name: str, result: dict, markdown: str) -> dict:
     return result
 
 
+def write_outputs(
+    folder: Path,
+    name: str,
+    result: dict,
+    markdown: str,
+    *,
+    plot: Callable[[Path], None] | None = None,
+    lines: Sequence[str] = (),
+) -> dict:
+    """A benchmark's last step: `plot` draws ``<name>.png`` (listed in ``files``), `write_report` writes the JSON and
+    markdown, then each of `lines` (the PASS/FAIL lines) is logged. Returns the written result."""
+    if plot is not None:
+        png = folder / f"{name}.png"
+        plot(png)
+        result = {**result, "files": [str(png)]}
+    result = write_report(folder, name, result, markdown)
+    for line in lines:
+        log(line)
+    return result
+
+
+def cli_main(
+    argv: list[str] | None,
+    doc: str,
+    name: str,
+    call: Callable[[argparse.Namespace], Any],
+    options: Sequence[tuple[str, dict[str, Any]]] = (),
+) -> int:
+    """A benchmark script's ``main()``: parse ``--size``, `options` and ``--results``, quiet the libraries, run
+    `call(args)` and print the ``<name>.md`` it wrote."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--size", choices=SIZES, default="full")
+    for flag, kwargs in options:
+        parser.add_argument(flag, **kwargs)
+    parser.add_argument("--results", default=None, help="results folder (default benchmarks/results)")
+    args = parser.parse_args(argv)
+    quiet_libraries()
+    call(args)
+    print((results_dir(args.results) / f"{name}.md").read_text())
+    return 0
+
+
 def pyplot():
     """matplotlib's pyplot on the file-only Agg backend."""
     import matplotlib
@@ -119,6 +162,15 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path: Path) -> None:
+    """Lay out `fig`, write it to `path` at 110 dpi and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # -- targets ---------------------------------------------------------------------------------------------------------

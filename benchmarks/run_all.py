@@ -27,6 +27,7 @@ from benchmarks.common import (
     pyplot,
     quiet_libraries,
     results_dir,
+    save_figure,
     write_json,
 )
 
@@ -187,9 +188,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("margin over the target (>1 passes)")
     ax.set_title("rerankrt targets")
     ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

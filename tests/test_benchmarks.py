@@ -113,13 +113,12 @@ def test_run_all_writes_the_summary(results, monkeypatch):
     assert "SKIP  GPU mode" in md
 
 
-def test_gpu_mode_is_selected_by_a_tensorrt_manifest_and_skips_cleanly(results, tmp_path):
+def _write_tensorrt_manifest(folder, **extra) -> None:
+    """A manifest of an H100 FP8 TensorRT build of mxbai-rerank-base-v2 (no engine file: nothing runs it)."""
     from rerankrt.manifest import write_manifest
 
-    engine = tmp_path / "trt"
-    engine.mkdir()
     write_manifest(
-        engine,
+        folder,
         {
             "backend": "tensorrt",
             "template": "seed",
@@ -128,9 +127,15 @@ def test_gpu_mode_is_selected_by_a_tensorrt_manifest_and_skips_cleanly(results, 
             "target": {"gpu": "h100", "precision": "fp8", "compute_capability": "9.0"},
             "model": {"source": "mixedbread-ai/mxbai-rerank-base-v2"},
             "token_ids": {"yes": 16, "no": 15, "pad": 151643},
-            "artifacts": {"engine": "engine.plan"},
+            **extra,
         },
     )
+
+
+def test_gpu_mode_is_selected_by_a_tensorrt_manifest_and_skips_cleanly(results, tmp_path):
+    engine = tmp_path / "trt"
+    engine.mkdir()
+    _write_tensorrt_manifest(engine, artifacts={"engine": "engine.plan"})
     line = gpu_mode_line(engine)
     assert not line["ran"] and line["line"].startswith("SKIP  GPU mode") and "TensorRT engine" in line["line"]
     online = bench_online.run("tiny", results=tmp_path / "r", engine=engine)
@@ -156,20 +161,8 @@ def test_roofline_numbers():
 
 def test_roofline_line_against_a_gpu_peak(tmp_path, monkeypatch):
     from benchmarks import common
-    from rerankrt.manifest import write_manifest
 
-    write_manifest(
-        tmp_path,
-        {
-            "backend": "tensorrt",
-            "template": "seed",
-            "max_length": 512,
-            "limits": {"max_batch_size": 8, "max_seq_len": 1024, "max_num_tokens": 4096},
-            "target": {"gpu": "h100", "precision": "fp8", "compute_capability": "9.0"},
-            "model": {"source": "mixedbread-ai/mxbai-rerank-base-v2"},
-            "token_ids": {"yes": 16, "no": 15, "pad": 151643},
-        },
-    )
+    _write_tensorrt_manifest(tmp_path)
     monkeypatch.setattr(common, "gpu_name", lambda: "NVIDIA H100 80GB HBM3")
     line = common.roofline(tmp_path, tokens_per_s=1e6, mean_seq_len=300)
     expected = flops_per_token(KNOWN_CONFIGS["mxbai-rerank-base-v2"], 300) * 1e6 / 1e12
