@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import json
 import logging
 import math
@@ -375,7 +376,10 @@ def cpu_engine(
 
     ckpt = checkpoint(cache, shape, layers)
     layers = json.loads((ckpt / "config.json").read_text())["num_hidden_layers"]
-    out = cache / f"engine-cpu-{shape}-L{layers}-{template}-{max_length}-v{rerankrt.__version__}"
+    # The config's hash is in the name: a cached engine built under an older configs/cpu.yaml is rebuilt.
+    config = hashlib.sha256((Path(__file__).resolve().parent.parent / "configs" / "cpu.yaml").read_bytes())
+    tag = f"v{rerankrt.__version__}-{config.hexdigest()[:8]}"
+    out = cache / f"engine-cpu-{shape}-L{layers}-{template}-{max_length}-{tag}"
     try:
         read_manifest(out, verify=True)
         return ckpt, out
