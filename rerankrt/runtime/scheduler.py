@@ -270,7 +270,7 @@ class Scheduler:
             set the length of (and for a small request to go in whole); lower packs fuller batches, higher wastes
             less padding. Defaults to 0.8.
         tokenize_chunk: Pairs tokenized per step on submission; each step's pairs can run while the next tokenizes.
-            Defaults to 256.
+            Defaults to 64: a smaller chunk frees the shared tokenizer thread pool sooner for small requests.
         on_batch: Called in the worker thread with a `BatchStats` after every backend call; exceptions it raises
             are logged and ignored. Defaults to None.
         batch_tokens: Padded tokens to aim for per batch, at most max_num_tokens; a row longer than this still runs,
@@ -291,7 +291,7 @@ class Scheduler:
         max_pending_pairs: int = 65536,
         pad_multiple: int = 1,
         fill_ratio: float = 0.8,
-        tokenize_chunk: int = 256,
+        tokenize_chunk: int = 64,
         on_batch: Callable[[BatchStats], None] | None = None,
         batch_tokens: int | None = None,
     ) -> None:
