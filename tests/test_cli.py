@@ -60,3 +60,30 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
     assert "neither a local folder nor a hub id" in capsys.readouterr().err
     assert main(["info", str(tmp_path)]) == 2
     assert "not an engine directory" in capsys.readouterr().err
+
+
+def test_rank_and_info_on_an_engine_directory(cpu_engine_dir, tmp_path, capsys, monkeypatch):
+    import io
+
+    from rerankrt import Reranker
+
+    docs = ["Harper Lee wrote it.", "Moby-Dick is by Melville.", ""]
+    with Reranker.load(cpu_engine_dir) as reranker:
+        expected = reranker.rank("who wrote it?", docs)
+    assert (
+        main(["rank", str(cpu_engine_dir), "-q", "who wrote it?", *sum((["-d", d] for d in docs), []), "--json"]) == 0
+    )
+    got = json.loads(capsys.readouterr().out)
+    assert [r["index"] for r in got] == [r.index for r in expected]
+    assert [r["score"] for r in got] == pytest.approx([r.score for r in expected], abs=1e-6)
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
+    assert main(["rank", str(cpu_engine_dir), "-q", "who wrote it?", "--documents", str(tmp_path / "docs.jsonl")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["rank", "index", "score", "document"] and len(table) == 4
+    monkeypatch.setattr("sys.stdin", io.StringIO("one\ntwo\n"))
+    assert main(["rank", str(cpu_engine_dir), "-q", "q", "--documents", "-", "--top-k", "1", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+    assert main(["info", str(cpu_engine_dir)]) == 0
+    info = capsys.readouterr().out
+    fields = dict(line.strip().split(": ", 1) for line in info.splitlines())
+    assert fields["backend"] == "onnxruntime" and fields["gate"] == "passed"
