@@ -15,9 +15,9 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir, seed_prompt  # noqa: E402
-from rerankrt.runtime.backends.base import Backend, BackendLimits, check_batch  # noqa: E402
 from rerankrt.runtime.reranker import Reranker  # noqa: E402
 from rerankrt.runtime.server import BackgroundServer, ServerSettings, create_app  # noqa: E402
+from tests.test_server import ScriptedBackend, expected_scripted  # noqa: E402
 
 CLIENTS = 64
 REQUESTS_PER_CLIENT = 2
@@ -109,36 +109,15 @@ def test_64_concurrent_clients_lose_and_mismatch_nothing(cpu_engine_dir):
     print(f"{CLIENTS} clients, {pairs} pairs in {elapsed:.1f} s, up to {max(requests_per_batch)} requests a batch")
 
 
-class SlowBackend(Backend):
-    """Scores slowly, so that a burst fills the queue; the score is a fixed function of the row."""
-
-    name = "slow"
-
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
-        self._limits = BackendLimits(max_batch_size=8, max_seq_len=1024, max_num_tokens=8192)
-
-    @property
-    def limits(self) -> BackendLimits:
-        return self._limits
-
-    def score(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        check_batch(input_ids, lengths, self._limits)
-        time.sleep(self.delay_s)
-        return np.array([row_score(row[:n]) for row, n in zip(input_ids, lengths, strict=True)], dtype=np.float32)
-
-
-def row_score(ids) -> float:
-    ids = np.asarray(ids, dtype=np.int64)
-    return float(np.float32((ids * np.arange(1, len(ids) + 1) % 997).mean() / 100.0 - 5.0))
-
-
 def test_full_queue_answers_429_instead_of_growing():
     encoder = PromptEncoder(bundled_tokenizer_dir(), template="seed", max_length=1024)
     limit = 32
     depth = []
     served = Reranker.from_backend(
-        SlowBackend(0.02), encoder, max_pending_pairs=limit, on_batch=lambda s: depth.append(s.pending_pairs)
+        ScriptedBackend(delay_s=0.02),
+        encoder,
+        max_pending_pairs=limit,
+        on_batch=lambda s: depth.append(s.pending_pairs),
     )
     try:
         with BackgroundServer(create_app(served, ServerSettings(retry_after_s=1))) as server:
@@ -168,7 +147,7 @@ def test_full_queue_answers_429_instead_of_growing():
             continue
         ids = encoder.encode("q", docs).ids
         got = {x["index"]: x["score"] for x in r.json()}
-        assert got == {j: pytest.approx(row_score(ids[j])) for j in range(len(docs))}
+        assert got == {j: pytest.approx(expected_scripted(ids[j])) for j in range(len(docs))}
     assert max(depth) <= limit  # the queue stayed bounded
     assert served.stats().requests_rejected == statuses.count(429)
     assert f'rerankrt_requests_total{{route="/rerank",status="429"}} {statuses.count(429)}.0' in metrics
