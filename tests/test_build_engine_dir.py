@@ -165,6 +165,8 @@ def test_onnx_ptq_route_where_modelopt_onnx_imports(cpu_engine_dir, tmp_path):
     encoded = encoder.encode([p.query for p in pairs], [p.document for p in pairs])
     batches = length_batches(encoded.ids, encoder.pad_id, max_tokens=4096)
     path, info = fp8_onnx_from_onnx(cpu_engine_dir / "model.onnx", tmp_path / "ptq.onnx", batches)
+    read_manifest(cpu_engine_dir)  # the input graph is left exactly as its manifest hashed it
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("ptq-")], "the scratch copy is removed"
     check = check_graph(path, quantized=True)
     assert check.passed, check.failures
     assert info["route"] == "onnx_ptq" and graph_precision(path) == "fp8"

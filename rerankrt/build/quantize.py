@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -52,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from rerankrt._optional import MissingDependencyError, require
-from rerankrt.build.export import load_classifier, onnx_from_module, save_onnx, scorer_module
+from rerankrt.build.export import load_classifier, onnx_files, onnx_from_module, save_onnx, scorer_module
 from rerankrt.calibration.loop import Batch, calibration_arrays, forward_loop, length_batches
 
 log = logging.getLogger("rerankrt.build")
@@ -293,18 +295,25 @@ def fp8_onnx_from_onnx(
         head = _Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
         head_node = head.name if head is not None else None
     start = time.perf_counter()
-    onnx_quantize(
-        str(fp32_onnx),
-        quantize_mode="fp8",
-        calibration_method="max",
-        calibration_data_reader=Reader(),
-        calibration_eps=["cpu"],
-        op_types_to_quantize=["MatMul", "Gemm"],
-        nodes_to_exclude=[head_node] if head_node else None,
-        high_precision_dtype="fp32",
-        disable_mha_qdq=True,
-        output_path=str(out_path),
-    )
+    # ModelOpt rewrites the graph file it is given; quantize a copy, so the input stays as its manifest hashed it.
+    scratch = Path(tempfile.mkdtemp(prefix="ptq-", dir=Path(out_path).parent))
+    try:
+        for file in onnx_files(fp32_onnx):
+            shutil.copyfile(file, scratch / file.name)
+        onnx_quantize(
+            str(scratch / Path(fp32_onnx).name),
+            quantize_mode="fp8",
+            calibration_method="max",
+            calibration_data_reader=Reader(),
+            calibration_eps=["cpu"],
+            op_types_to_quantize=["MatMul", "Gemm"],
+            nodes_to_exclude=[head_node] if head_node else None,
+            high_precision_dtype="fp32",
+            disable_mha_qdq=True,
+            output_path=str(out_path),
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return Path(out_path), {
         "route": "onnx_ptq",
         "tool": f"nvidia-modelopt {_modelopt_version()} modelopt.onnx.quantization",
