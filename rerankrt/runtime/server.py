@@ -1165,8 +1165,12 @@ class BackgroundServer:
     ) -> None:
         uvicorn = require("uvicorn", purpose="the HTTP server")
         settings = settings or getattr(getattr(app, "state", None), "settings", None) or ServerSettings()
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto must say TCP: asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and a socket made
+        # with proto 0 leaves Nagle on, so a response's body waits ~40 ms behind its headers for a delayed ACK.
+        # Accepted connections inherit TCP_NODELAY from the listener on Linux; asyncio sets it on them too.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
