@@ -321,6 +321,193 @@ def test_large_requests_take_turns(make):
     assert leads[:6] == [first.request_id, second.request_id] * 3
 
 
+def test_a_small_request_leads_before_large_ones_that_already_led(make):
+    """With two large requests taking turns, a new small request leads the next batch, not the one after."""
+    backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
+    sched = make(backend)
+    stats: list[BatchStats] = []
+    sched.on_batch = stats.append
+    first = sched.submit("one", docs("a", 40))
+    assert backend.started.wait(WAIT)  # batch 1: one's
+    second = sched.submit("two", docs("b", 40, length=30))
+    backend.release(1)
+    wait_until(lambda: len(backend.batches) == 2)  # batch 2: two's; both have led now
+    small = sched.submit("small", docs("s", 2, length=20))
+    backend.release(1000)
+    sched.wait(small, timeout=WAIT)
+    wait_until(lambda: len(stats) >= 3)
+    assert [s.request_ids[0] for s in stats[:3]] == [first.request_id, second.request_id, small.request_id]
+    sched.wait(first, timeout=WAIT)
+    sched.wait(second, timeout=WAIT)
+
+
+def test_a_small_ragged_request_leads_its_length_runs_back_to_back(make):
+    """Cut by length to keep padding low, a small request still finishes before a waiting large one leads again."""
+    backend = FakeBackend(max_batch_size=8, max_seq_len=128, max_num_tokens=1024, gated=True)
+    sched = make(backend, encoder=FakeEncoder(128))
+    stats: list[BatchStats] = []
+    sched.on_batch = stats.append
+    big = sched.submit("big", docs("b", 40))
+    assert backend.started.wait(WAIT)  # batch 1: big's
+    documents = ["a", "b", "c", "y" * 40, "z" * 110]  # in one batch: 5 rows of 112 for 163 real tokens
+    small = sched.submit("q", documents)
+    backend.release(1000)
+    np.testing.assert_array_equal(sched.wait(small, timeout=WAIT).scores, expected("q", documents, 128))
+    sched.wait(big, timeout=WAIT)
+    wait_until(lambda: len(stats) >= 4)
+    assert [s.request_ids[0] for s in stats[:4]] == [big.request_id] + [small.request_id] * 3
+    assert [s.seq_len for s in stats[1:4]] == [112, 42, 3]
+    assert all(small.request_id not in s.request_ids for s in stats[4:])
+
+
+def test_a_small_request_padded_by_at_most_two_rows_runs_in_one_batch(make):
+    backend = FakeBackend(max_batch_size=8, max_seq_len=128, max_num_tokens=1024)
+    sched = make(backend, encoder=FakeEncoder(128))
+    stats: list[BatchStats] = []
+    sched.on_batch = stats.append
+    documents = ["x", "y" * 40, "z" * 110]  # 3 rows of 112 for 157 real tokens: 179 padding, under 2 x 112
+    np.testing.assert_array_equal(
+        sched.wait(sched.submit("q", documents), timeout=WAIT).scores, expected("q", documents, 128)
+    )
+    assert [(s.rows, s.seq_len) for s in stats] == [(3, 112)]
+
+
+# -- the host CPU: tokenizing and batches take turns -----------------------------------------------------------------
+
+
+class HostBackend(FakeBackend):
+    """A FakeBackend that says it computes on the host CPU, and records when each call runs."""
+
+    runs_on_host = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.spans: list[tuple[float, float]] = []
+
+    def score(self, input_ids, lengths):
+        start = time.monotonic()
+        try:
+            return super().score(input_ids, lengths)
+        finally:
+            self.spans.append((start, time.monotonic()))
+
+
+class RecordingEncoder(FakeEncoder):
+    """A FakeEncoder that records each call (query, start, end) and can hold the calls of chosen queries."""
+
+    def __init__(self, max_length: int = 64, delay: float = 0.0, hold: dict[str, threading.Semaphore] | None = None):
+        super().__init__(max_length, delay)
+        self.hold = hold or {}
+        self.log: list[tuple[str, float, float]] = []
+        self.entered: list[str] = []
+
+    def encode(self, queries, documents, instructions=None, *, truncate=True):
+        query = queries if isinstance(queries, str) else queries[0]
+        self.entered.append(query)
+        start = time.monotonic()
+        if query in self.hold:
+            assert self.hold[query].acquire(timeout=WAIT), "test never released the encoder"
+        try:
+            return super().encode(queries, documents, instructions, truncate=truncate)
+        finally:
+            self.log.append((query, start, time.monotonic()))
+
+
+def test_tokenizing_and_host_batches_never_overlap(make):
+    backend = HostBackend(max_batch_size=4, max_num_tokens=256, delay=0.005)
+    encoder = RecordingEncoder(64, delay=0.005)
+    sched = make(backend, encoder=encoder, tokenize_chunk=4)
+    requests = {}
+    threads = [
+        threading.Thread(target=lambda k=k: requests.__setitem__(k, sched.submit(f"q{k}", docs(f"d{k}", 24))))
+        for k in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    for k, fut in requests.items():
+        np.testing.assert_array_equal(sched.wait(fut, timeout=WAIT).scores, expected(f"q{k}", docs(f"d{k}", 24)))
+    assert len(encoder.log) == 18 and backend.spans
+    for _, t0, t1 in encoder.log:
+        for b0, b1 in backend.spans:
+            assert t1 <= b0 or b1 <= t0, "a tokenization chunk ran while a host batch ran"
+
+
+def test_a_small_request_tokenizes_before_large_ones_waiting_for_the_cpu(make):
+    gate = threading.Semaphore(0)
+    backend = HostBackend(max_batch_size=4, max_num_tokens=256)
+    encoder = RecordingEncoder(64, hold={"big-a": gate})
+    sched = make(backend, encoder=encoder, tokenize_chunk=4)
+    futures = {}
+
+    def submit(query: str, n: int) -> threading.Thread:
+        thread = threading.Thread(target=lambda: futures.__setitem__(query, sched.submit(query, docs(query, n))))
+        thread.start()
+        return thread
+
+    threads = [submit("big-a", 8)]
+    wait_until(lambda: encoder.entered == ["big-a"])  # big-a tokenizes its first chunk, holding the CPU
+    threads.append(submit("big-b", 8))
+    wait_until(lambda: len(sched._host_turns._waiters) == 1)  # big-b waits its turn
+    threads.append(submit("small", 2))
+    wait_until(lambda: len(sched._host_turns._urgent) == 1)  # the small one asks after, as urgent
+    gate.release(1000)
+    for t in threads:
+        t.join(WAIT)
+    assert [query for query, _, _ in encoder.log[:3]] == ["big-a", "small", "big-b"]
+    for query, fut in futures.items():
+        n = 2 if query == "small" else 8
+        np.testing.assert_array_equal(sched.wait(fut, timeout=WAIT).scores, expected(query, docs(query, n)))
+
+
+def test_a_deadline_ends_the_wait_for_the_cpu(make):
+    backend = HostBackend(max_batch_size=2, max_num_tokens=256, gated=True)
+    sched = make(backend)
+    big = sched.submit("big", docs("b", 10))
+    assert backend.started.wait(WAIT)  # a host batch runs, holding the CPU until released
+    started = time.monotonic()
+    late = sched.submit("late", docs("l", 2), deadline=time.monotonic() + 0.2)
+    assert time.monotonic() - started < WAIT / 2
+    with pytest.raises(DeadlineExceededError):
+        sched.wait(late, timeout=WAIT)
+    assert sched.stats().requests_expired == 1
+    backend.release(1000)
+    np.testing.assert_array_equal(sched.wait(big, timeout=WAIT).scores, expected("big", docs("b", 10)))
+
+
+def test_turns_go_to_urgent_askers_first_then_in_order():
+    from rerankrt.runtime.scheduler import _TurnLock
+
+    lock = _TurnLock()
+    assert lock.acquire()
+    assert not lock.acquire(timeout=0.01)  # a waiter that gives up leaves no trace
+    order: list[str] = []
+
+    def ask(name: str, urgent: bool) -> threading.Thread:
+        def run() -> None:
+            assert lock.acquire(timeout=WAIT, urgent=urgent)
+            order.append(name)
+            lock.release()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    threads = []
+    for name, urgent in (("n1", False), ("n2", False), ("u1", True), ("n3", False), ("u2", True)):
+        threads.append(ask(name, urgent))
+        wait_until(lambda n=len(threads): len(lock._waiters) + len(lock._urgent) == n)
+    lock.release()
+    for t in threads:
+        t.join(WAIT)
+    assert order == ["u1", "u2", "n1", "n2", "n3"]
+    assert lock.acquire(timeout=0)  # free again
+    lock.release()
+    with pytest.raises(RuntimeError):
+        lock.release()
+
+
 # -- cancellation, deadlines, overload -------------------------------------------------------------------------------
 
 

@@ -41,6 +41,10 @@ class Backend(abc.ABC):
 
     name: str = "abstract"
     precision: str = "fp32"
+    # Whether `score` computes on the host's CPU cores (onnxruntime, torch on the CPU). The scheduler then never
+    # tokenizes while a batch runs: both would fight for the same cores and slow each other down several times.
+    # A GPU backend leaves it False, so that tokenizing on the CPU overlaps the GPU's work.
+    runs_on_host: bool = False
 
     @property
     @abc.abstractmethod

@@ -66,6 +66,7 @@ class OnnxBackend(Backend):
     """
 
     name = "onnxruntime"
+    runs_on_host = True
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ class TorchBackend(Backend):
 
     name = "torch"
     precision = "fp32"
+    runs_on_host = True  # the reference runs on the CPU
 
     def __init__(
         self,
