@@ -373,22 +373,25 @@ class PromptEncoder:
         q_unique = dict(zip(unique, self._encode_user(unique), strict=True))
         d_all = self._encode_user([f"document: {d}" for d in documents])
         q_cap = self.max_length * 3 // 4
-        heads = {}  # prompt -> prefix + query ids (cut to q_cap) + separator, as one array
+        sep = len(self._sep)
+        heads = {}  # prompt -> (prefix + query ids cut to q_cap + separator, query was cut, most document tokens)
         for p, q in q_unique.items():
-            heads[p] = (np.concatenate([self._pre, np.asarray(q[:q_cap], dtype=np.int64), self._sep]), len(q) > q_cap)
+            q_len = min(len(q), q_cap)
+            # The reference cuts the document to what the model has room for, then tokenizers' "only_second"
+            # truncation cuts separator + document to max_length (the query is at most 3/4 of max_length, so the
+            # separator always fits).
+            limit = min(self.model_max_length - q_len - self.static_length, self.max_length - q_len - sep)
+            limit = max(limit, 0)
+            head = np.concatenate([self._pre, np.asarray(q[:q_cap], dtype=np.int64), self._sep])
+            heads[p] = (head, len(q) > q_cap, limit)
         ids, truncated = [], np.zeros(len(documents), dtype=bool)
+        tail = self._tail
         for i, (p, d) in enumerate(zip(prompts, d_all, strict=True)):
-            head, cut = heads[p]
-            q_len = len(head) - len(self._pre) - len(self._sep)
-            keep = min(len(d), max(min(self.model_max_length - q_len - self.static_length, self.max_length), 0))
-            # tokenizers' "only_second" truncation of separator + document to max_length; it gives up (keeps all)
-            # when even the separator cannot fit.
-            sep = len(self._sep)
-            excess = q_len + sep + keep - self.max_length
-            if 0 < excess < sep + keep:
-                keep -= excess
-            ids.append(_join(head, d, keep, self._tail))
-            truncated[i] = cut or keep < len(d)
+            head, cut, limit = heads[p]
+            n = len(d)
+            ids.append(_join(head, d, n if n <= limit else limit, tail))
+            if cut or n > limit:
+                truncated[i] = True
         return Encoded(ids, truncated)
 
 
