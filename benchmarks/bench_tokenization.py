@@ -10,7 +10,8 @@ each document cut at a random point so that texts rarely repeat. Every candidate
   the bare cost of tokenizing the same text, the ceiling for any prompt builder on this tokenizer.
 
 For context (no target): the "seed" template (the model card's string, rerankrt's default) and a raw encode of the
-full templated prompt strings. Candidates run round-robin, `repeats` times; the median time counts.
+full templated prompt strings. Candidates take turns slice by slice (10 slices at full size, so that a drift in
+machine speed hits them alike), `repeats` rounds; the median round counts.
 
     python -m benchmarks.bench_tokenization [--size tiny|quick|full] [--pairs N] [--repeats R]
 """
@@ -32,7 +33,7 @@ from benchmarks.common import (
     cpu_threads,
     environment,
     fmt,
-    interleaved,
+    interleaved_slices,
     log,
     markdown_table,
     median,
@@ -46,6 +47,7 @@ from benchmarks.common import (
 NAME = "tokenization"
 PAIRS = {"tiny": 200, "quick": 3000, "full": 10000}
 REPEATS = {"tiny": 1, "quick": 3, "full": 3}
+SLICES = {"tiny": 1, "quick": 5, "full": 10}  # candidates take turns slice by slice (see interleaved_slices)
 MXBAI_CHUNK = 32  # mxbai-rerank's `rank` default batch_size: prepare_inputs sees 32 pairs at a time
 TARGET_VS_MXBAI = 10.0
 TARGET_VS_RAW = 0.7
@@ -112,28 +114,32 @@ def run(
     reference = _mxbai_reference(cache_dir(folder))
     raw_pairs = [[(r.query, d) for d in r.documents] for r in requests]
     prompts = [[seed_prompt(r.query, d) for d in r.documents] for r in requests]
+    slices = max(1, min(SLICES[size], len(requests)))
+    bounds = np.linspace(0, len(requests), slices + 1).astype(int)
+    part = [range(bounds[k], bounds[k + 1]) for k in range(slices)]
 
-    def rerankrt_mxbai():
-        for r in requests:
-            encoder.encode(r.query, r.documents)
+    def rerankrt_mxbai(k: int):
+        for j in part[k]:
+            encoder.encode(requests[j].query, requests[j].documents)
 
-    def rerankrt_seed():
-        for r in requests:
-            seed_encoder.encode(r.query, r.documents)
+    def rerankrt_seed(k: int):
+        for j in part[k]:
+            seed_encoder.encode(requests[j].query, requests[j].documents)
 
-    def mxbai_prepare_inputs():
-        for r in requests:
+    def mxbai_prepare_inputs(k: int):
+        for j in part[k]:
+            r = requests[j]
             for i in range(0, len(r.documents), MXBAI_CHUNK):
                 docs = r.documents[i : i + MXBAI_CHUNK]
                 reference.prepare_inputs([r.query] * len(docs), docs)
 
-    def raw_encode_batch():
-        for batch in raw_pairs:
-            raw_encode(batch, add_special_tokens=False)
+    def raw_encode_batch(k: int):
+        for j in part[k]:
+            raw_encode(raw_pairs[j], add_special_tokens=False)
 
-    def raw_full_prompts():
-        for batch in prompts:
-            raw_encode(batch, add_special_tokens=False)
+    def raw_full_prompts(k: int):
+        for j in part[k]:
+            raw_encode(prompts[j], add_special_tokens=False)
 
     candidates = {
         "rerankrt (mxbai template)": rerankrt_mxbai,
@@ -143,9 +149,10 @@ def run(
         "raw encode_batch (full prompts)": raw_full_prompts,
     }
     # One untimed pass of the fast paths warms caches and thread pools alike.
-    rerankrt_mxbai()
-    raw_encode_batch()
-    times = interleaved(candidates, repeats, label=f"{NAME}: ")
+    for k in range(slices):
+        rerankrt_mxbai(k)
+        raw_encode_batch(k)
+    times = interleaved_slices(candidates, repeats, slices, label=f"{NAME}: ")
     pairs_per_s = {name: num_pairs / median(t) for name, t in times.items()}
     tokens = int(sum(encoder.encode(r.query, r.documents).lengths.sum() for r in requests))
     same = _same_ids(encoder, reference, requests)
