@@ -147,6 +147,17 @@ def make():
         sched.close(timeout=WAIT)
 
 
+@pytest.fixture
+def make_recording(make):
+    """`make`, also returning the list every batch's `BatchStats` is appended to."""
+
+    def _make(backend: Backend, encoder=None, **options) -> tuple[Scheduler, list[BatchStats]]:
+        stats: list[BatchStats] = []
+        return make(backend, encoder, on_batch=stats.append, **options), stats
+
+    return _make
+
+
 def docs(prefix: str, n: int, length: int | None = None) -> list[str]:
     return [f"{prefix}{i}".ljust(length or 0, ".") for i in range(n)]
 
@@ -238,11 +249,9 @@ def test_batches_respect_the_token_budget_batch_cap_and_pad_multiple(make):
     assert sum(rows for rows, _ in backend.shapes) == 120
 
 
-def test_concurrent_requests_share_batches(make):
+def test_concurrent_requests_share_batches(make_recording):
     backend = FakeBackend(max_batch_size=8, max_num_tokens=512, gated=True)
-    sched = make(backend)
-    stats: list[BatchStats] = []
-    sched.on_batch = stats.append
+    sched, stats = make_recording(backend)
     first = sched.submit("q", ["warm"])
     assert backend.started.wait(WAIT)
     futures = [sched.submit(f"q{k}", docs(f"r{k}-", 2, length=20)) for k in range(3)]
@@ -285,11 +294,9 @@ def test_tokenizing_overlaps_running(make):
 # -- fairness --------------------------------------------------------------------------------------------------------
 
 
-def test_small_request_waits_about_one_batch_behind_a_large_one(make):
+def test_small_request_waits_about_one_batch_behind_a_large_one(make_recording):
     backend = FakeBackend(max_batch_size=4, max_num_tokens=256, gated=True)
-    sched = make(backend)
-    stats: list[BatchStats] = []
-    sched.on_batch = stats.append
+    sched, stats = make_recording(backend)
     big = sched.submit("big", docs("b", 400))
     assert backend.started.wait(WAIT)  # batch 1 (big's) is running
     small = sched.submit("small", docs("s", 3))
@@ -304,12 +311,10 @@ def test_small_request_waits_about_one_batch_behind_a_large_one(make):
     np.testing.assert_array_equal(sched.wait(big, timeout=WAIT).scores, expected("big", docs("b", 400)))
 
 
-def test_large_requests_take_turns(make):
+def test_large_requests_take_turns(make_recording):
     """Two large requests alternate batches instead of one finishing before the other starts."""
     backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
-    sched = make(backend)
-    stats: list[BatchStats] = []
-    sched.on_batch = stats.append
+    sched, stats = make_recording(backend)
     first = sched.submit("one", docs("a", 40))
     assert backend.started.wait(WAIT)
     second = sched.submit("two", docs("b", 40, length=30))  # another length, so the two never share a batch
@@ -321,12 +326,10 @@ def test_large_requests_take_turns(make):
     assert leads[:6] == [first.request_id, second.request_id] * 3
 
 
-def test_a_small_request_leads_before_large_ones_that_already_led(make):
+def test_a_small_request_leads_before_large_ones_that_already_led(make_recording):
     """With two large requests taking turns, a new small request leads the next batch, not the one after."""
     backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
-    sched = make(backend)
-    stats: list[BatchStats] = []
-    sched.on_batch = stats.append
+    sched, stats = make_recording(backend)
     first = sched.submit("one", docs("a", 40))
     assert backend.started.wait(WAIT)  # batch 1: one's
     second = sched.submit("two", docs("b", 40, length=30))
@@ -341,12 +344,10 @@ def test_a_small_request_leads_before_large_ones_that_already_led(make):
     sched.wait(second, timeout=WAIT)
 
 
-def test_a_small_ragged_request_leads_its_length_runs_back_to_back(make):
+def test_a_small_ragged_request_leads_its_length_runs_back_to_back(make_recording):
     """Cut by length to keep padding low, a small request still finishes before a waiting large one leads again."""
     backend = FakeBackend(max_batch_size=8, max_seq_len=128, max_num_tokens=1024, gated=True)
-    sched = make(backend, encoder=FakeEncoder(128))
-    stats: list[BatchStats] = []
-    sched.on_batch = stats.append
+    sched, stats = make_recording(backend, encoder=FakeEncoder(128))
     big = sched.submit("big", docs("b", 40))
     assert backend.started.wait(WAIT)  # batch 1: big's
     documents = ["a", "b", "c", "y" * 40, "z" * 110]  # in one batch: 5 rows of 112 for 163 real tokens
@@ -360,11 +361,9 @@ def test_a_small_ragged_request_leads_its_length_runs_back_to_back(make):
     assert all(small.request_id not in s.request_ids for s in stats[4:])
 
 
-def test_a_small_request_padded_by_at_most_two_rows_runs_in_one_batch(make):
+def test_a_small_request_padded_by_at_most_two_rows_runs_in_one_batch(make_recording):
     backend = FakeBackend(max_batch_size=8, max_seq_len=128, max_num_tokens=1024)
-    sched = make(backend, encoder=FakeEncoder(128))
-    stats: list[BatchStats] = []
-    sched.on_batch = stats.append
+    sched, stats = make_recording(backend, encoder=FakeEncoder(128))
     documents = ["x", "y" * 40, "z" * 110]  # 3 rows of 112 for 157 real tokens: 179 padding, under 2 x 112
     np.testing.assert_array_equal(
         sched.wait(sched.submit("q", documents), timeout=WAIT).scores, expected("q", documents, 128)
@@ -511,11 +510,9 @@ def test_turns_go_to_urgent_askers_first_then_in_order():
 # -- cancellation, deadlines, overload -------------------------------------------------------------------------------
 
 
-def test_cancel_frees_pending_pairs(make):
+def test_cancel_frees_pending_pairs(make_recording):
     backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
-    sched = make(backend)
-    stats: list[BatchStats] = []
-    sched.on_batch = stats.append
+    sched, stats = make_recording(backend)
     doomed = sched.submit("doomed", docs("x", 50))
     assert backend.started.wait(WAIT)
     assert sched.stats().pending_pairs == 48
