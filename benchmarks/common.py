@@ -214,21 +214,15 @@ def interleaved(candidates: dict[str, Callable[[], Any]], repeats: int, *, label
     Returns:
         Seconds per call, per candidate name, in call order.
     """
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for rep in range(repeats):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-            log(f"{label}{name}: round {rep + 1}/{repeats} {times[name][-1]:.3f}s")
-    return times
+    calls = {name: (lambda _slice, fn=fn: fn()) for name, fn in candidates.items()}
+    return interleaved_slices(calls, repeats, 1, label=label)
 
 
 def interleaved_slices(
     candidates: dict[str, Callable[[int], Any]], repeats: int, slices: int, *, label: str = ""
 ) -> dict[str, list[float]]:
-    """`interleaved`, finer: each round runs every candidate on slice 0, then every candidate on slice 1, and so on,
-    rotating who goes first; a candidate's round time is its sum over the slices.
+    """Round-robin timing over slices of the work: each round runs every candidate on slice 0, then every candidate
+    on slice 1, and so on, rotating who goes first; a candidate's round time is its sum over the slices.
 
     Candidates then run a second apart instead of a whole round apart, so a drift in machine speed (this VM's speed
     moves by tens of percent over tens of seconds) hits them alike and their ratios hold still.
@@ -241,7 +235,7 @@ def interleaved_slices(
     for rep in range(repeats):
         spent = dict.fromkeys(names, 0.0)
         for k in range(slices):
-            shift = (rep * slices + k) % len(names)
+            shift = k % len(names)  # slice k starts with the k-th candidate; one slice keeps the given order
             for name in names[shift:] + names[:shift]:
                 start = time.perf_counter()
                 candidates[name](k)

@@ -25,8 +25,7 @@ Where the backend computes on the host's CPU (`Backend.runs_on_host`: onnxruntim
 batches take turns on the CPU, one tokenization chunk or one batch at a time: together they would fight for the same
 cores. Turns go first come, first served, except that small work goes first: tokenizing a request that fits one chunk,
 and a batch while a small request waits to lead. The worker forms each batch once its turn has come, so that the
-pairs tokenized just before are in it. With a GPU
-backend, tokenizing overlaps the GPU's work.
+pairs tokenized just before are in it. With a GPU backend, tokenizing overlaps the GPU's work.
 
 Each pair's score is written into its request's own slot, so every request gets its scores in its own order.
 Cancelling a request's future, or its deadline passing, frees its pending pairs at once. A backend error fails the
@@ -294,11 +293,9 @@ class _TurnLock:
             turn = threading.Event()
             queue = self._urgent if urgent else self._waiters
             queue.append(turn)
+        got = False
         try:
             got = turn.wait(timeout)
-        except BaseException:
-            got = False
-            raise
         finally:
             if not got:
                 with self._mutex:
@@ -320,13 +317,6 @@ class _TurnLock:
             queue.popleft().set()  # ownership passes directly: nobody can take it in between
         else:
             self._held = False
-
-    def __enter__(self) -> _TurnLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 class Scheduler:
@@ -749,19 +739,19 @@ class Scheduler:
                 if not expired:
                     if self._closing and not (self._drain and self._pending_pairs):
                         return None
-                    if self._host_turns is None or not any(r.lengths for r in self._requests.values()):
+                    waiting = [r for r in self._requests.values() if r.lengths]
+                    if self._host_turns is None or not waiting:
                         batch = self._form_batch()
                         if batch is not None:
                             return batch
                         self._cond.wait(timeout=self._next_deadline_in())
                         continue
+                    # A small request waiting to lead makes the batch urgent: before large requests' tokenizing.
+                    urgent = any(r.turn == 0 for r in waiting)
             if expired:
                 for req in expired:
                     self.expire(req.future)
                 continue
-            # A small request waiting to lead makes the batch urgent: it goes before large requests' tokenizing.
-            with self._cond:
-                urgent = any(r.turn == 0 and r.lengths for r in self._requests.values())
             self._host_turns.acquire(urgent=urgent)
             with self._cond:
                 batch = self._form_batch()
