@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from rerankrt.prompt import Encoded, TruncationError
 from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
 from rerankrt.runtime.scheduler import (
+    _LIVENESS_POLL_S,
     BatchStats,
     DeadlineExceededError,
     OverloadedError,
@@ -709,6 +710,75 @@ def test_close_with_drain_finishes_admitted_requests(make):
     fut = sched.submit("q", docs("a", 5))
     sched.close(drain=True, timeout=WAIT)
     np.testing.assert_array_equal(fut.result(timeout=0).scores, expected("q", docs("a", 5)))
+
+
+def test_a_draining_close_serves_requests_waiting_for_the_cpu(make):
+    backend = HostBackend(max_batch_size=2, max_num_tokens=256, gated=True)
+    encoder = RecordingEncoder(64)
+    sched = make(backend, encoder)
+    big = sched.submit("big", docs("b", 4))
+    assert backend.started.wait(WAIT)  # a host batch holds the CPU turn until released
+    late: dict[str, object] = {}
+    waiter = threading.Thread(target=lambda: late.setdefault("future", sched.submit("late", docs("l", 2))))
+    waiter.start()
+    wait_until(lambda: sched.stats().requests_submitted == 2)  # admitted, waiting for the turn to tokenize
+    closer = threading.Thread(target=lambda: sched.close(drain=True, timeout=WAIT))
+    closer.start()
+    time.sleep(_LIVENESS_POLL_S * 1.6)  # the waiter looks at the scheduler's state at least once meanwhile
+    backend.release(1000)
+    waiter.join(WAIT)
+    closer.join(WAIT)
+    np.testing.assert_array_equal(late["future"].result(timeout=0).scores, expected("late", docs("l", 2)))
+    np.testing.assert_array_equal(big.result(timeout=0).scores, expected("big", docs("b", 4)))
+
+
+def test_a_request_that_cannot_be_queued_gives_back_its_places(make):
+    class WrongFlags(FakeEncoder):
+        def encode(self, queries, documents, instructions=None, *, truncate=True):
+            out = super().encode(queries, documents, instructions, truncate=truncate)
+            return Encoded(out.ids, out.truncated[:-1])  # one flag short: the queue refuses it
+
+    sched = make(FakeBackend(), WrongFlags(64))
+    with pytest.raises(ValueError):
+        sched.submit("q", docs("a", 3))
+    stats = sched.stats()
+    assert (stats.pending_pairs, stats.pending_requests, stats.requests_failed) == (0, 0, 1)
+    started = time.monotonic()
+    sched.close(drain=True, timeout=WAIT)  # nothing is left to drain
+    assert time.monotonic() - started < WAIT / 2
+
+
+def test_wait_at_the_deadline_returns_the_result_another_thread_is_settling(make, monkeypatch):
+    import rerankrt.runtime.scheduler as scheduler
+
+    settle = scheduler._settle
+
+    def slow_settle(future, **kwargs):  # widens the gap between finishing a request and settling its future
+        time.sleep(0.3)
+        settle(future, **kwargs)
+
+    monkeypatch.setattr(scheduler, "_settle", slow_settle)
+    sched = make(FakeBackend())
+    row = np.arange(1, 5)
+    fut = sched.submit_ids([row], deadline=time.monotonic() + 0.1)
+    np.testing.assert_array_equal(sched.wait(fut).scores, np.float32([row_score(row)]))
+
+
+def test_the_cpu_turn_is_given_back_when_forming_a_batch_kills_the_worker(make, monkeypatch):
+    sched = make(HostBackend())
+    form_batch = sched._form_batch
+
+    def broken():  # fails once pairs wait, that is, with the turn held
+        if any(r.lengths for r in sched._requests.values()):
+            raise Fatal("form_batch")
+        return form_batch()
+
+    monkeypatch.setattr(sched, "_form_batch", broken)
+    fut = sched.submit("q", docs("a", 2))
+    with pytest.raises(WorkerDiedError):
+        sched.wait(fut, timeout=WAIT)
+    assert sched._host_turns.acquire(timeout=WAIT)
+    sched._host_turns.release()
 
 
 class ProfiledBackend(FakeBackend):

@@ -57,6 +57,8 @@ log = logging.getLogger("rerankrt.scheduler")
 
 # How often a waiter checks that the worker is still alive; bounds how long a dead worker can go unnoticed.
 _LIVENESS_POLL_S = 0.5
+# How long `wait` gives a request that another thread just finished to have its future settled (it is immediate).
+_SETTLE_S = 5.0
 # Padding a small request may cost, in rows of its padded length, to run in one batch rather than one per length
 # run. Measured with benchmarks/: p99 of 3-document requests under 1,000-document load fell from ~115 to ~85 ms on 2
 # CPU cores, while padding efficiency on the mixed workload stayed at 0.92 (H100 limits) and 0.95 (CPU limits).
@@ -489,12 +491,12 @@ class Scheduler:
                         f"pair {first} needs more than max_length={self.encoder.max_length} tokens "
                         f"({self.encoder.template} template) and truncate=False"
                     )
+                self._enqueue(req, start, encoded)
             except BaseException as exc:
                 if start and isinstance(exc, Exception):
                     exc.add_note(f"(while tokenizing pairs {start}..{stop - 1} of the request)")
                 self._finish(req, exception=exc, counter="requests_failed")
                 raise
-            self._enqueue(req, start, encoded)
         return fut
 
     def submit_ids(self, ids: Sequence[np.ndarray], *, deadline: float | None = None) -> RequestFuture:
@@ -518,13 +520,21 @@ class Scheduler:
             rows.append(arr.astype(np.int64, copy=False))
         req = self._admit(len(rows), deadline)
         if rows:
-            self._enqueue(req, 0, _Tokenized(rows, np.zeros(len(rows), dtype=bool)))
+            try:
+                self._enqueue(req, 0, _Tokenized(rows, np.zeros(len(rows), dtype=bool)))
+            except BaseException as exc:  # a request that cannot be queued must not hold its pairs' places
+                self._finish(req, exception=exc, counter="requests_failed")
+                raise
         return req.future
 
     @contextlib.contextmanager
     def _host_turn(self, req: _Request, *, urgent: bool = False):
-        """Hold the host CPU for one tokenization chunk (where batches run on it); yields False if the request's
-        deadline passes first. Raises WorkerDiedError if the worker dies meanwhile: nothing waits forever."""
+        """Hold the host CPU for one tokenization chunk (where batches run on it).
+
+        Yields False instead if the request's deadline passes first or the request ends meanwhile (cancelled, or
+        failed by close). Raises WorkerDiedError if the worker dies meanwhile: nothing waits forever. A draining
+        close lets the wait go on: the worker finishes admitted requests, their tokenizing included.
+        """
         if self._host_turns is None:
             yield True
             return
@@ -539,7 +549,12 @@ class Scheduler:
             if self._host_turns.acquire(timeout=slice_s, urgent=urgent):
                 break
             with self._cond:
-                self._raise_if_unavailable()
+                ended = req.finished
+                if not ended:
+                    self._raise_if_unavailable(admitted=True)
+            if ended:
+                yield False
+                return
         try:
             yield True
         finally:
@@ -616,7 +631,8 @@ class Scheduler:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.expire(future)
-                    return future.result(timeout=0)
+                    # Finished now, by us or by a thread that may still be settling the future: wait for that.
+                    return future.result(timeout=_SETTLE_S)
                 slice_s = min(slice_s, left)
             try:
                 return future.result(timeout=slice_s)
@@ -701,8 +717,10 @@ class Scheduler:
         for req in live:
             self._finish(req, exception=exc, counter="requests_failed")
 
-    def _raise_if_unavailable(self) -> None:
-        if self._closing:
+    def _raise_if_unavailable(self, *, admitted: bool = False) -> None:
+        """Raise if the scheduler cannot serve; `admitted`: for a request already taken, which a draining close
+        still serves."""
+        if self._closing and not (admitted and self._drain):
             raise SchedulerClosedError("the scheduler is closed")
         if self._dead or not self._worker.is_alive():
             raise WorkerDiedError(self._error or "the scheduler's worker thread is not running")
@@ -753,8 +771,12 @@ class Scheduler:
                     self.expire(req.future)
                 continue
             self._host_turns.acquire(urgent=urgent)
-            with self._cond:
-                batch = self._form_batch()
+            try:
+                with self._cond:
+                    batch = self._form_batch()
+            except BaseException:
+                self._host_turns.release()
+                raise
             if batch is not None:
                 return batch
             self._host_turns.release()  # the pairs went (cancelled, expired) while we waited
