@@ -508,6 +508,47 @@ def test_turns_go_to_urgent_askers_first_then_in_order():
         lock.release()
 
 
+def test_urgent_askers_pass_a_waiting_regular_one_only_so_many_times_in_a_row():
+    from rerankrt.runtime.scheduler import _TurnLock
+
+    lock = _TurnLock(urgent_in_a_row=2)
+    assert lock.acquire()
+    order: list[str] = []
+
+    def run(name: str, urgent: bool) -> None:
+        assert lock.acquire(timeout=WAIT, urgent=urgent)
+        order.append(name)
+        lock.release()
+
+    threads = []
+    for name, urgent in (("n1", False), ("u1", True), ("u2", True), ("u3", True), ("u4", True)):
+        threads.append(threading.Thread(target=run, args=(name, urgent)))
+        threads[-1].start()
+        wait_until(lambda n=len(threads): len(lock._waiters) + len(lock._urgent) == n)
+    lock.release()
+    for t in threads:
+        t.join(WAIT)
+    assert order == ["u1", "u2", "n1", "u3", "u4"]
+
+
+def test_a_stream_of_small_requests_cannot_starve_a_large_one(make):
+    from rerankrt.runtime.scheduler import _URGENT_IN_A_ROW
+
+    backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
+    sched = make(backend)
+    large = sched.submit("L0", docs("d", 6, length=10))
+    assert backend.started.wait(WAIT)  # the large request leads the first batch
+    small = [sched.submit(f"s{i}", docs("d", 2, length=10)) for i in range(_URGENT_IN_A_ROW + 2)]
+    backend.release(1000)
+    sched.wait(large, timeout=WAIT)
+    for fut in small:
+        sched.wait(fut, timeout=WAIT)
+    # Every pair has the same length and each small request fills a batch: the large one gets no free rows.
+    leads = [batch[0].split("|")[0] for batch in backend.batches]
+    first_small = [f"s{i}" for i in range(_URGENT_IN_A_ROW)]
+    assert leads == ["L0", *first_small, "L0", f"s{_URGENT_IN_A_ROW}", f"s{_URGENT_IN_A_ROW + 1}", "L0"]
+
+
 # -- cancellation, deadlines, overload -------------------------------------------------------------------------------
 
 

@@ -10,8 +10,8 @@ Forming a batch (the worker, under the lock):
    first, and keeps the lead until it is done. Otherwise requests take turns: the one that led longest ago leads,
    a new large request joins the round just ahead of the most recent leader, and every request leads once per
    round: nobody waits for a large request to finish, and a small request that arrives while large ones run leads
-   the very next batch. Only while small requests arrive faster than batches run do large ones progress by filling
-   free rows alone.
+   the very next batch. Small leads go first at most `_URGENT_IN_A_ROW` batches in a row while a large request
+   waits; then the round's next leader leads one batch: a stream of small requests cannot starve a large one.
 2. Shape: the lead's longest pending pair sets the padded length (rounded up to `pad_multiple`, capped at the
    backend's max_seq_len); rows are capped by max_batch_size, by batch_tokens // padded length and by what the
    backend holds at that length (`Backend.max_rows`: TensorRT profiles).
@@ -24,7 +24,8 @@ Forming a batch (the worker, under the lock):
 Where the backend computes on the host's CPU (`Backend.runs_on_host`: onnxruntime, torch), tokenizing and running
 batches take turns on the CPU, one tokenization chunk or one batch at a time: together they would fight for the same
 cores. Turns go first come, first served, except that small work goes first: tokenizing a request that fits one chunk,
-and a batch while a small request waits to lead. The worker forms each batch once its turn has come, so that the
+and a batch while a small request waits to lead (again at most `_URGENT_IN_A_ROW` turns in a row while other work
+waits). The worker forms each batch once its turn has come, so that the
 pairs tokenized just before are in it. With a GPU backend, tokenizing overlaps the GPU's work.
 
 Each pair's score is written into its request's own slot, so every request gets its scores in its own order.
@@ -59,6 +60,9 @@ log = logging.getLogger("rerankrt.scheduler")
 _LIVENESS_POLL_S = 0.5
 # How long `wait` gives a request that another thread just finished to have its future settled (it is immediate).
 _SETTLE_S = 5.0
+# Small work (a small request's batch lead, an urgent CPU turn) goes before waiting large work at most this many times
+# in a row; then the large work gets one: it slows large requests under a stream of small ones, never stops them.
+_URGENT_IN_A_ROW = 8
 # Padding a small request may cost, in rows of its padded length, to run in one batch rather than one per length
 # run. Measured with benchmarks/: p99 of 3-document requests under 1,000-document load fell from ~115 to ~85 ms on 2
 # CPU cores, while padding efficiency on the mixed workload stayed at 0.92 (H100 limits) and 0.95 (CPU limits).
@@ -278,14 +282,17 @@ class _TurnLock:
 
     `threading.Lock` promises no order: the worker, which asks again right after each batch, could keep it from a
     tokenizing thread indefinitely. Here a release hands the lock straight to the longest-waiting urgent asker, else
-    to the longest waiter.
+    to the longest waiter; after `urgent_in_a_row` urgent hand-offs in a row past a waiting regular asker, that
+    asker gets the next one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, urgent_in_a_row: int = _URGENT_IN_A_ROW) -> None:
         self._mutex = threading.Lock()
         self._urgent: collections.deque[threading.Event] = collections.deque()
         self._waiters: collections.deque[threading.Event] = collections.deque()
         self._held = False
+        self._urgent_in_a_row = urgent_in_a_row
+        self._urgent_run = 0  # urgent hand-offs in a row while a regular asker waited
 
     def acquire(self, timeout: float | None = None, *, urgent: bool = False) -> bool:
         with self._mutex:
@@ -314,9 +321,13 @@ class _TurnLock:
             self._release_locked()
 
     def _release_locked(self) -> None:
-        queue = self._urgent or self._waiters
-        if queue:
-            queue.popleft().set()  # ownership passes directly: nobody can take it in between
+        # Ownership passes directly to the next asker: nobody can take it in between.
+        if self._urgent and (not self._waiters or self._urgent_run < self._urgent_in_a_row):
+            self._urgent_run = self._urgent_run + 1 if self._waiters else 0
+            self._urgent.popleft().set()
+        elif self._waiters:
+            self._urgent_run = 0
+            self._waiters.popleft().set()
         else:
             self._held = False
 
@@ -406,6 +417,7 @@ class Scheduler:
         self._deadlines: list[tuple[float, int]] = []  # heap of (deadline, request id); finished ones linger
         self._ids = itertools.count(1)
         self._batch_index = 0
+        self._small_leads = 0  # batches in a row led by small requests while a large one waited
         self._pending_pairs = 0
         self._running_pairs = 0
         self._closing = False
@@ -812,6 +824,15 @@ class Scheduler:
         if not active:
             return None
         lead = min(active, key=_round_order)
+        if lead.turn == 0:  # a small request; large ones get a batch after _URGENT_IN_A_ROW small leads in a row
+            large = [r for r in active if r.turn != 0]
+            if large and self._small_leads >= _URGENT_IN_A_ROW:
+                lead = min(large, key=_round_order)
+                self._small_leads = 0
+            else:
+                self._small_leads = self._small_leads + 1 if large else 0
+        else:
+            self._small_leads = 0
         self._batch_index += 1
         seq = self._padded(lead.lengths[-1])
         cap = self._cap(seq)
