@@ -765,6 +765,7 @@ def test_a_draining_close_serves_requests_waiting_for_the_cpu(make):
     wait_until(lambda: sched.stats().requests_submitted == 2)  # admitted, waiting for the turn to tokenize
     closer = threading.Thread(target=lambda: sched.close(drain=True, timeout=WAIT))
     closer.start()
+    wait_until(lambda: sched._closing)
     time.sleep(_LIVENESS_POLL_S * 1.6)  # the waiter looks at the scheduler's state at least once meanwhile
     backend.release(1000)
     waiter.join(WAIT)
@@ -794,15 +795,43 @@ def test_wait_at_the_deadline_returns_the_result_another_thread_is_settling(make
 
     settle = scheduler._settle
 
+    settling = threading.Event()
+
     def slow_settle(future, **kwargs):  # widens the gap between finishing a request and settling its future
+        settling.set()
         time.sleep(0.3)
         settle(future, **kwargs)
 
     monkeypatch.setattr(scheduler, "_settle", slow_settle)
     sched = make(FakeBackend())
     row = np.arange(1, 5)
-    fut = sched.submit_ids([row], deadline=time.monotonic() + 0.1)
-    np.testing.assert_array_equal(sched.wait(fut).scores, np.float32([row_score(row)]))
+    fut = sched.submit_ids([row])
+    assert settling.wait(WAIT)  # finished by the worker, not yet settled
+    np.testing.assert_array_equal(sched.wait(fut, timeout=0).scores, np.float32([row_score(row)]))
+
+
+def test_a_request_still_tokenizing_is_not_forced_to_lead_past_small_ones(make):
+    from rerankrt.runtime.scheduler import _URGENT_IN_A_ROW
+
+    backend = FakeBackend(max_batch_size=4, max_num_tokens=256, gated=True)
+    encoder = RecordingEncoder(64, hold={"M0": threading.Semaphore(1)})  # M0's second chunk waits for the test
+    sched = make(backend, encoder, tokenize_chunk=2)
+    large = sched.submit("L0", docs("d", 10, length=10))
+    assert backend.started.wait(WAIT)
+    medium: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: medium.setdefault("future", sched.submit("M0", docs("d", 4, length=10))))
+    thread.start()
+    wait_until(lambda: encoder.entered.count("M0") == 2)  # first chunk queued, second held
+    small = [sched.submit(f"s{i}", docs("d", 4, length=10)) for i in range(_URGENT_IN_A_ROW + 1)]
+    backend.release(1000)
+    wait_until(lambda: len(backend.batches) >= _URGENT_IN_A_ROW + 3)
+    encoder.hold["M0"].release()
+    thread.join(WAIT)
+    for fut in [large, medium["future"], *small]:
+        sched.wait(fut, timeout=WAIT)
+    leads = [batch[0].split("|")[0] for batch in backend.batches]
+    # After 8 small leads the large request tokenized whole leads, not M0, which may yet turn out small.
+    assert leads[: _URGENT_IN_A_ROW + 2] == ["L0", *[f"s{i}" for i in range(_URGENT_IN_A_ROW)], "L0"]
 
 
 def test_the_cpu_turn_is_given_back_when_forming_a_batch_kills_the_worker(make, monkeypatch):

@@ -11,7 +11,8 @@ Forming a batch (the worker, under the lock):
    a new large request joins the round just ahead of the most recent leader, and every request leads once per
    round: nobody waits for a large request to finish, and a small request that arrives while large ones run leads
    the very next batch. Small leads go first at most `_URGENT_IN_A_ROW` batches in a row while a large request
-   waits; then the round's next leader leads one batch: a stream of small requests cannot starve a large one.
+   (tokenized whole) waits; then the round's next such leader leads one batch: a stream of small requests cannot
+   starve a large one.
 2. Shape: the lead's longest pending pair sets the padded length (rounded up to `pad_multiple`, capped at the
    backend's max_seq_len); rows are capped by max_batch_size, by batch_tokens // padded length and by what the
    backend holds at that length (`Backend.max_rows`: TensorRT profiles).
@@ -506,7 +507,7 @@ class Scheduler:
                 self._enqueue(req, start, encoded)
             except BaseException as exc:
                 if start and isinstance(exc, Exception):
-                    exc.add_note(f"(while tokenizing pairs {start}..{stop - 1} of the request)")
+                    exc.add_note(f"(while tokenizing or queueing pairs {start}..{stop - 1} of the request)")
                 self._finish(req, exception=exc, counter="requests_failed")
                 raise
         return fut
@@ -825,7 +826,8 @@ class Scheduler:
             return None
         lead = min(active, key=_round_order)
         if lead.turn == 0:  # a small request; large ones get a batch after _URGENT_IN_A_ROW small leads in a row
-            large = [r for r in active if r.turn != 0]
+            # Only requests tokenized whole count: one still tokenizing may yet turn out small and lead as such.
+            large = [r for r in active if r.turn != 0 and not r.unqueued]
             if large and self._small_leads >= _URGENT_IN_A_ROW:
                 lead = min(large, key=_round_order)
                 self._small_leads = 0
