@@ -155,8 +155,7 @@ def test_int8_cpu_option_needs_its_own_thresholds():
         load_config("cpu", {"int8_cpu": True, "int8_gate": None})
 
 
-def test_onnx_ptq_route_where_modelopt_onnx_imports(cpu_engine_dir, tmp_path):
-    pytest.importorskip("modelopt.onnx", reason="modelopt.onnx needs onnxscript", exc_type=ImportError)
+def test_onnx_ptq_route_makes_a_checked_fp8_graph(cpu_engine_dir, tmp_path):
     from rerankrt.build.quantize import fp8_onnx_from_onnx
     from rerankrt.calibration.loop import length_batches
 
@@ -170,3 +169,30 @@ def test_onnx_ptq_route_where_modelopt_onnx_imports(cpu_engine_dir, tmp_path):
     check = check_graph(path, quantized=True)
     assert check.passed, check.failures
     assert info["route"] == "onnx_ptq" and graph_precision(path) == "fp8"
+
+
+def test_autocast_makes_the_a100_bf16_graph_and_onnxruntime_refuses_it_clearly(cpu_engine_dir, tmp_path):
+    import onnx
+
+    from rerankrt.build.check import _Graph
+    from rerankrt.build.quantize import low_precision_onnx_from_onnx
+    from rerankrt.calibration.loop import length_batches
+
+    encoder = PromptEncoder(cpu_engine_dir / "tokenizer", template="seed", max_length=512)
+    pairs = load_pairs(split="calibration")[:8]
+    encoded = encoder.encode([p.query for p in pairs], [p.document for p in pairs])
+    batch = length_batches(encoded.ids, encoder.pad_id, max_tokens=2048, max_batch=8)[0]
+    path, info = low_precision_onnx_from_onnx(cpu_engine_dir / "model.onnx", tmp_path / "bf16.onnx", batch)
+    read_manifest(cpu_engine_dir)  # the float32 graph is left exactly as its manifest hashed it
+    assert info["route"] == "autocast" and graph_precision(path) == "bf16"
+    assert graph_precision(cpu_engine_dir / "model.onnx") == "fp32"
+    model = onnx.load(str(path))
+    io = {v.name: v.type.tensor_type.elem_type for v in [*model.graph.input, *model.graph.output]}
+    f32, i64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
+    assert io == {"input_ids": i64, "attention_mask": i64, "scores": f32}  # the engine contract's I/O types
+    weights = {t.name: t.data_type for t in model.graph.initializer}
+    head = _Graph(model).head()
+    assert head is not None and [weights[i] for i in head.input if i in weights] == [f32]  # the score head: float32
+    assert sum(t == onnx.TensorProto.BFLOAT16 for t in weights.values()) > len(weights) // 2
+    with pytest.raises(BackendError, match="BF16 graph.*backend='tensorrt'"):
+        OnnxBackend(path, max_batch_size=1, max_seq_len=64, max_num_tokens=64)

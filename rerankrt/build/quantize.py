@@ -31,13 +31,13 @@ tiny, ONNX PTQ                          0.945      0.886    0.875  0.965  0.202 
 =====================================  =========  =======  =====  =====  =======  ========  ==========
 
 The two are within noise of each other (the ONNX route quantizes weights per output channel, the torch route per
-tensor as FP8_DEFAULT_CFG does; max errors go either way). The torch route is chosen because it is the one that
-runs in this project's environment: ``modelopt.onnx`` does not import without ``onnxscript``, which the ``build``
-extra does not install (the ONNX numbers above were taken with a stub in a throwaway script). It also calibrates in
+tensor as FP8_DEFAULT_CFG does; max errors go either way). The torch route stays the default: it calibrates in
 float32 on length-bucketed batches of real prompts exactly as the runtime builds them, where the ONNX route needs a
-calibration reader and defaults to FP16 for the non-quantized remainder and FP8 attention matmuls.
-`fp8_onnx_from_onnx` keeps the ONNX route (``quantization_route: onnx_ptq``) for environments where
-``modelopt.onnx`` imports, configured to match: float32 remainder, no attention Q/DQ, the score head excluded.
+calibration reader and defaults to FP16 for the non-quantized remainder and FP8 attention matmuls. (The ONNX numbers
+above were taken with a stub for a missing dependency in a throwaway script; ``modelopt.onnx`` needs ``onnxscript``,
+``lief`` and ``cppimport``, which the ``build`` extra now installs.) `fp8_onnx_from_onnx` keeps the ONNX route
+(``quantization_route: onnx_ptq``) for those who want it, configured to match: float32 remainder, no attention Q/DQ,
+the score head excluded.
 """
 
 from __future__ import annotations
@@ -262,14 +262,14 @@ def fp8_onnx_from_onnx(
     Configured to match the torch route: MatMul only, the score head excluded, float32 remainder, no attention Q/DQ.
 
     Raises:
-        MissingDependencyError: ``modelopt.onnx`` cannot be imported (it needs ``onnxscript``).
+        MissingDependencyError: ``modelopt.onnx`` cannot be imported (see `_MODELOPT_ONNX_DEPS`).
     """
     try:
         from modelopt.onnx.quantization import quantize as onnx_quantize
     except ImportError as exc:
         raise MissingDependencyError(
             f"the onnx_ptq route needs modelopt.onnx, which does not import here ({exc}); "
-            "use quantization_route: torch, or pip install onnxscript"
+            f"use quantization_route: torch, or {_MODELOPT_ONNX_DEPS}"
         ) from exc
     onnx = require("onnx", purpose="FP8 export")
     from onnxruntime.quantization import CalibrationDataReader
@@ -336,14 +336,14 @@ def low_precision_onnx_from_onnx(
     onnxruntime's CPU provider has no BF16 kernels for this graph, so the gate runs on the float32 graph.
 
     Raises:
-        MissingDependencyError: ``modelopt.onnx`` cannot be imported (it needs ``onnxscript``).
+        MissingDependencyError: ``modelopt.onnx`` cannot be imported (see `_MODELOPT_ONNX_DEPS`).
     """
     try:
         from modelopt.onnx.autocast import convert_to_mixed_precision
     except ImportError as exc:
         raise MissingDependencyError(
             f"a {precision} TensorRT graph is made with modelopt.onnx.autocast, which does not import here ({exc}); "
-            "pip install onnxscript (part of nvidia-modelopt[onnx])"
+            f"{_MODELOPT_ONNX_DEPS}"
         ) from exc
     onnx = require("onnx", purpose="BF16 conversion")
     from rerankrt.build.check import _Graph
@@ -367,6 +367,10 @@ def low_precision_onnx_from_onnx(
         "format": f"{precision.upper()} with float32 for sensitive nodes and the score head",
         "seconds": round(time.perf_counter() - start, 3),
     }
+
+
+# What modelopt.onnx imports beyond the core install: the build extra has them all.
+_MODELOPT_ONNX_DEPS = "pip install 'rerankrt[build]' (modelopt.onnx needs onnxscript, lief and cppimport)"
 
 
 def _modelopt_version() -> str:

@@ -26,7 +26,11 @@ FP8_TYPES = ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ")
 
 
 def graph_precision(model_path: str | Path) -> str:
-    """ "fp8", "int8" or "fp32": what kind of quantization an ONNX graph holds, read without loading its weights."""
+    """ "fp8", "int8", "bf16", "fp16" or "fp32": the precision an ONNX graph holds, read without loading its weights.
+
+    Quantized graphs are told by their Q/DQ nodes; otherwise the floating-point type most weights have decides
+    (AutoCast's BF16/FP16 graphs for TensorRT keep a few float32 tensors).
+    """
     onnx = require("onnx", extra="cpu", purpose="inspecting an ONNX graph")
     model = onnx.load(str(model_path), load_external_data=False)
     fp8 = {getattr(onnx.TensorProto, name) for name in FP8_TYPES if hasattr(onnx.TensorProto, name)}
@@ -50,7 +54,12 @@ def graph_precision(model_path: str | Path) -> str:
         return "int8"
     if any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in model.graph.node):
         return "int8"
-    return "fp32"
+    kinds = {onnx.TensorProto.FLOAT: "fp32", onnx.TensorProto.BFLOAT16: "bf16", onnx.TensorProto.FLOAT16: "fp16"}
+    counts = {name: 0 for name in kinds.values()}
+    for data_type in typed.values():
+        if data_type in kinds:
+            counts[kinds[data_type]] += 1
+    return max(counts, key=lambda k: (counts[k], k == "fp32"))
 
 
 class OnnxBackend(Backend):
@@ -62,7 +71,8 @@ class OnnxBackend(Backend):
         max_seq_len: Longest row, padding included.
         max_num_tokens: Most padded tokens (batch x seq) per call.
         threads: Intra-op threads. Defaults to onnxruntime's choice (one per physical core).
-        precision: "fp32", "int8" or "fp8". Defaults to what the graph holds (`graph_precision`).
+        precision: "fp32", "int8" or "fp8". Defaults to what the graph holds (`graph_precision`); a BF16 graph
+            (an A100 engine directory's, made for TensorRT) is refused: onnxruntime's CPU provider cannot run it.
     """
 
     name = "onnxruntime"
@@ -83,6 +93,12 @@ class OnnxBackend(Backend):
         if not model_path.is_file():
             raise BackendError(f"no ONNX graph at {model_path}")
         self.precision = precision or graph_precision(model_path)
+        if self.precision == "bf16":
+            raise BackendError(
+                f"{model_path} is a BF16 graph, made for a TensorRT BF16 engine; onnxruntime's CPU provider has no "
+                "BF16 kernels for it. Serve its engine directory with backend='tensorrt' on a GPU, or build one "
+                "for --gpu cpu to serve on onnxruntime"
+            )
         options = ort.SessionOptions()
         options.graph_optimization_level = (
             ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
