@@ -20,12 +20,14 @@ from rerankrt.prompt import Encoded, TruncationError
 from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
 from rerankrt.runtime.scheduler import (
     _LIVENESS_POLL_S,
+    _URGENT_IN_A_ROW,
     BatchStats,
     DeadlineExceededError,
     OverloadedError,
     Scheduler,
     SchedulerClosedError,
     WorkerDiedError,
+    _TurnLock,
 )
 
 WAIT = 10.0  # seconds: an upper bound on every wait, so a broken scheduler fails a test instead of hanging it
@@ -157,6 +159,11 @@ def make_recording(make):
         return make(backend, encoder, on_batch=stats.append, **options), stats
 
     return _make
+
+
+def lead_queries(backend: FakeBackend) -> list[str]:
+    """The query of each batch's first row, in call order: the request that led it."""
+    return [batch[0].split("|")[0] for batch in backend.batches]
 
 
 def docs(prefix: str, n: int, length: int | None = None) -> list[str]:
@@ -477,8 +484,6 @@ def test_a_deadline_ends_the_wait_for_the_cpu(make):
 
 
 def test_turns_go_to_urgent_askers_first_then_in_order():
-    from rerankrt.runtime.scheduler import _TurnLock
-
     lock = _TurnLock()
     assert lock.acquire()
     assert not lock.acquire(timeout=0.01)  # a waiter that gives up leaves no trace
@@ -509,8 +514,6 @@ def test_turns_go_to_urgent_askers_first_then_in_order():
 
 
 def test_urgent_askers_pass_a_waiting_regular_one_only_so_many_times_in_a_row():
-    from rerankrt.runtime.scheduler import _TurnLock
-
     lock = _TurnLock(urgent_in_a_row=2)
     assert lock.acquire()
     order: list[str] = []
@@ -532,8 +535,6 @@ def test_urgent_askers_pass_a_waiting_regular_one_only_so_many_times_in_a_row():
 
 
 def test_a_stream_of_small_requests_cannot_starve_a_large_one(make):
-    from rerankrt.runtime.scheduler import _URGENT_IN_A_ROW
-
     backend = FakeBackend(max_batch_size=2, max_num_tokens=256, gated=True)
     sched = make(backend)
     large = sched.submit("L0", docs("d", 6, length=10))
@@ -544,7 +545,7 @@ def test_a_stream_of_small_requests_cannot_starve_a_large_one(make):
     for fut in small:
         sched.wait(fut, timeout=WAIT)
     # Every pair has the same length and each small request fills a batch: the large one gets no free rows.
-    leads = [batch[0].split("|")[0] for batch in backend.batches]
+    leads = lead_queries(backend)
     first_small = [f"s{i}" for i in range(_URGENT_IN_A_ROW)]
     assert leads == ["L0", *first_small, "L0", f"s{_URGENT_IN_A_ROW}", f"s{_URGENT_IN_A_ROW + 1}", "L0"]
 
@@ -794,7 +795,6 @@ def test_wait_at_the_deadline_returns_the_result_another_thread_is_settling(make
     import rerankrt.runtime.scheduler as scheduler
 
     settle = scheduler._settle
-
     settling = threading.Event()
 
     def slow_settle(future, **kwargs):  # widens the gap between finishing a request and settling its future
@@ -811,8 +811,6 @@ def test_wait_at_the_deadline_returns_the_result_another_thread_is_settling(make
 
 
 def test_a_request_still_tokenizing_is_not_forced_to_lead_past_small_ones(make):
-    from rerankrt.runtime.scheduler import _URGENT_IN_A_ROW
-
     backend = FakeBackend(max_batch_size=4, max_num_tokens=256, gated=True)
     encoder = RecordingEncoder(64, hold={"M0": threading.Semaphore(1)})  # M0's second chunk waits for the test
     sched = make(backend, encoder, tokenize_chunk=2)
@@ -829,7 +827,7 @@ def test_a_request_still_tokenizing_is_not_forced_to_lead_past_small_ones(make):
     thread.join(WAIT)
     for fut in [large, medium["future"], *small]:
         sched.wait(fut, timeout=WAIT)
-    leads = [batch[0].split("|")[0] for batch in backend.batches]
+    leads = lead_queries(backend)
     # After 8 small leads the large request tokenized whole leads, not M0, which may yet turn out small.
     assert leads[: _URGENT_IN_A_ROW + 2] == ["L0", *[f"s{i}" for i in range(_URGENT_IN_A_ROW)], "L0"]
 

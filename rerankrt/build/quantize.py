@@ -63,6 +63,8 @@ FP8_MAX = 448.0  # largest finite E4M3 value
 EXCLUDED = ("score*",)  # the head; embeddings, norms and attention have no linear quantizers to begin with
 TRT_DOMAIN = "trt"
 ZERO_POINT = "rerankrt_fp8_zero_point"
+# What modelopt.onnx imports beyond the core install: the build extra has them all.
+_MODELOPT_ONNX_DEPS = "pip install 'rerankrt[build]' (modelopt.onnx needs onnxscript, lief and cppimport)"
 
 
 def fp8_quant_config() -> dict[str, Any]:
@@ -367,10 +369,6 @@ def low_precision_onnx_from_onnx(
         "format": f"{precision.upper()} with float32 for sensitive nodes and the score head",
         "seconds": round(time.perf_counter() - start, 3),
     }
-
-
-# What modelopt.onnx imports beyond the core install: the build extra has them all.
-_MODELOPT_ONNX_DEPS = "pip install 'rerankrt[build]' (modelopt.onnx needs onnxscript, lief and cppimport)"
 
 
 def _modelopt_version() -> str:

@@ -487,9 +487,10 @@ class Scheduler:
             if fut.done():  # cancelled, expired or failed while we tokenized: stop spending work on it
                 break
             stop = min(start + self.tokenize_chunk, n)
-            try:
+            note = f"(while tokenizing or queueing pairs {start}..{stop - 1} of the request)" if start else ""
+            with self._failing(req, note):
                 with self._host_turn(req, urgent=n <= self.tokenize_chunk) as turn:
-                    if not turn:  # the deadline passed while waiting for the CPU
+                    if not turn:  # the deadline passed, or the request ended, while waiting for the CPU
                         self.expire(fut)
                         break
                     encoded = self.encoder.encode(
@@ -505,11 +506,6 @@ class Scheduler:
                         f"({self.encoder.template} template) and truncate=False"
                     )
                 self._enqueue(req, start, encoded)
-            except BaseException as exc:
-                if start and isinstance(exc, Exception):
-                    exc.add_note(f"(while tokenizing or queueing pairs {start}..{stop - 1} of the request)")
-                self._finish(req, exception=exc, counter="requests_failed")
-                raise
         return fut
 
     def submit_ids(self, ids: Sequence[np.ndarray], *, deadline: float | None = None) -> RequestFuture:
@@ -533,12 +529,21 @@ class Scheduler:
             rows.append(arr.astype(np.int64, copy=False))
         req = self._admit(len(rows), deadline)
         if rows:
-            try:
+            with self._failing(req):
                 self._enqueue(req, 0, _Tokenized(rows, np.zeros(len(rows), dtype=bool)))
-            except BaseException as exc:  # a request that cannot be queued must not hold its pairs' places
-                self._finish(req, exception=exc, counter="requests_failed")
-                raise
         return req.future
+
+    @contextlib.contextmanager
+    def _failing(self, req: _Request, note: str = ""):
+        """Fail the request with whatever escapes (after adding `note` to it): a request that cannot be tokenized or
+        queued must not hold its pairs' places."""
+        try:
+            yield
+        except BaseException as exc:
+            if note and isinstance(exc, Exception):
+                exc.add_note(note)
+            self._finish(req, exception=exc, counter="requests_failed")
+            raise
 
     @contextlib.contextmanager
     def _host_turn(self, req: _Request, *, urgent: bool = False):
@@ -770,8 +775,9 @@ class Scheduler:
                 if not expired:
                     if self._closing and not (self._drain and self._pending_pairs):
                         return None
-                    waiting = [r for r in self._requests.values() if r.lengths]
-                    if self._host_turns is None or not waiting:
+                    # Only where batches take turns on the host: a GPU backend's worker skips this scan.
+                    waiting = self._host_turns is not None and [r for r in self._requests.values() if r.lengths]
+                    if not waiting:
                         batch = self._form_batch()
                         if batch is not None:
                             return batch
@@ -827,12 +833,12 @@ class Scheduler:
         lead = min(active, key=_round_order)
         if lead.turn == 0:  # a small request; large ones get a batch after _URGENT_IN_A_ROW small leads in a row
             # Only requests tokenized whole count: one still tokenizing may yet turn out small and lead as such.
-            large = [r for r in active if r.turn != 0 and not r.unqueued]
-            if large and self._small_leads >= _URGENT_IN_A_ROW:
-                lead = min(large, key=_round_order)
+            large = min((r for r in active if r.turn != 0 and not r.unqueued), key=_round_order, default=None)
+            if large is not None and self._small_leads >= _URGENT_IN_A_ROW:
+                lead = large
                 self._small_leads = 0
             else:
-                self._small_leads = self._small_leads + 1 if large else 0
+                self._small_leads = 0 if large is None else self._small_leads + 1
         else:
             self._small_leads = 0
         self._batch_index += 1

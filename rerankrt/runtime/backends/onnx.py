@@ -14,6 +14,7 @@ FP8 DequantizeLinear outright). For a fidelity check and a CPU stand-in for the 
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +56,8 @@ def graph_precision(model_path: str | Path) -> str:
     if any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in model.graph.node):
         return "int8"
     kinds = {onnx.TensorProto.FLOAT: "fp32", onnx.TensorProto.BFLOAT16: "bf16", onnx.TensorProto.FLOAT16: "fp16"}
-    counts = {name: 0 for name in kinds.values()}
-    for data_type in typed.values():
-        if data_type in kinds:
-            counts[kinds[data_type]] += 1
-    return max(counts, key=lambda k: (counts[k], k == "fp32"))
+    counts = collections.Counter(kinds[t] for t in typed.values() if t in kinds)
+    return max(("fp32", "bf16", "fp16"), key=counts.__getitem__)  # a tie (or no weights) reads as fp32
 
 
 class OnnxBackend(Backend):
