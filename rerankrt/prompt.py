@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rerankrt._fastbpe import FastBPE
+
 TEMPLATES = ("seed", "mxbai")
 DEFAULT_TEMPLATE = "seed"
 DEFAULT_MAX_LENGTH = 8192
@@ -174,8 +176,9 @@ def _check_strings(name: str, values: Sequence[str]) -> None:
 class PromptEncoder:
     """Templated pairs to token ids, batched through the fast tokenizer.
 
-    The static pieces of the template are tokenized once; user text goes through one ``encode_batch`` call per
-    piece kind. By default user text cannot spell control tokens (``<|im_end|>`` in a document stays plain text);
+    The static pieces of the template are tokenized once; user text goes through one batch call per piece kind, in
+    tiktoken's BPE core where it is proven to give `tokenizers`' ids (rerankrt/_fastbpe.py), else ``encode_batch``.
+    By default user text cannot spell control tokens (``<|im_end|>`` in a document stays plain text);
     ``allow_special_tokens=True`` parses them as the model card's string template and the reference library do.
 
     Args:
@@ -205,6 +208,7 @@ class PromptEncoder:
         # Two views of one vocabulary: static pieces parse special tokens, user text may not.
         self._key, self._plain, self._specials = _views(tokenizer)
         self._user = self._static if allow_special_tokens else self._plain
+        self._fast = _FAST[self._key]  # tiktoken's BPE where proven to give the same ids (rerankrt/_fastbpe.py)
 
         self.yes_id = self._single_token(YES_TOKEN)
         self.no_id = self._single_token(NO_TOKEN)
@@ -289,6 +293,11 @@ class PromptEncoder:
     def _encode_user(self, texts: list[str]) -> list[list[int]]:
         if not texts:
             return []
+        if self._fast is not None:
+            return self._fast.encode(texts, self._encode_reference)
+        return self._encode_reference(texts)
+
+    def _encode_reference(self, texts: list[str]) -> list[list[int]]:
         encode = getattr(self._user, "encode_batch_fast", self._user.encode_batch)
         return [e.ids for e in encode(texts, add_special_tokens=False)]
 
@@ -416,6 +425,7 @@ def _split_budget(q_len: int, d_len: int, budget: int) -> tuple[int, int]:
 _VIEWS: dict[object, tuple[object, object]] = {}  # key -> (source, plain view); the source keeps its id alive
 _SPECIAL: dict[object, object] = {}
 _SPECIAL_IDS: dict[object, dict[str, int]] = {}
+_FAST: dict[object, FastBPE | None] = {}
 _VIEWS_LOCK = threading.Lock()
 
 
@@ -434,6 +444,7 @@ def _views(tokenizer) -> tuple[object, object, re.Pattern]:
             _VIEWS[key] = (tokenizer, plain)
             specials = {t.content: i for i, t in plain.get_added_tokens_decoder().items() if t.special}
             _SPECIAL_IDS[key] = specials
+            _FAST[key] = FastBPE.for_tokenizer(plain)
         plain = _VIEWS[key][1]
     names = sorted(_SPECIAL_IDS[key], key=len, reverse=True)
     return key, plain, re.compile("(" + "|".join(map(re.escape, names)) + ")")

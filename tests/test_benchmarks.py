@@ -54,7 +54,9 @@ def test_tokenization_tiny(results):
         "rerankrt (mxbai template)",
         "mxbai-rerank prepare_inputs",
         "raw encode_batch (pairs)",
+        "rerankrt, tiktoken path off",
     }
+    assert result["tiktoken_path"] is True  # the run measured the path rerankrt serves with
     assert all(v > 0 for v in result["pairs_per_s"].values())
     assert [t["name"] for t in result["targets"]][:2] == [
         "tokenization vs mxbai-rerank prepare_inputs",
