@@ -338,6 +338,7 @@ def environment() -> dict[str, Any]:
             "rerankrt": rerankrt.__version__,
             "numpy": _version("numpy"),
             "tokenizers": _version("tokenizers"),
+            "tiktoken": _version("tiktoken"),
             "transformers": _version("transformers"),
             "torch": _version("torch"),
             "onnxruntime": _version("onnxruntime"),

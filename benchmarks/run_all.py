@@ -115,7 +115,8 @@ def _summary(folder: Path, size: str, outcomes: dict[str, Any], engine, total_s:
     env_line = (
         f"{env['date'][:10]}, {env['cpu']} ({env['threads']} threads, {env['memory_gib']} GiB), GPU: "
         f"{env['gpu'] or 'none'}; Python {env['python']}, torch {versions['torch']}, onnxruntime "
-        f"{versions['onnxruntime']}, tokenizers {versions['tokenizers']}, transformers {versions['transformers']}, "
+        f"{versions['onnxruntime']}, tokenizers {versions['tokenizers']}, tiktoken {versions['tiktoken']}, "
+        f"transformers {versions['transformers']}, "
         f"mxbai-rerank {versions['mxbai-rerank']}; rerankrt {versions['rerankrt']} at {env['git_commit']}"
     )
     table = markdown_table(["target", "measured", "target", "result", "detail"], rows)
