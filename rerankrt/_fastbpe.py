@@ -15,8 +15,9 @@ on 2 cores in ``make bench``'s workload, when all of this holds, and otherwise u
    the lower ids, ends in exactly its listed merge pair: by induction over the merges of a word, the pair tiktoken picks
    is then always a listed pair, and the first listed one present. Proven vocabularies are known by digest
    (`VERIFIED_DIGESTS`); another vocabulary is proven when first loaded (~3 s, once per process).
-3. The text holds no added-token spelling (``<|im_end|>``, ``<tool_call>``, ...) before or after normalization, and can
-   be normalized (no lone surrogates). Texts that fail this go through `tokenizers`, which splits added tokens out.
+3. The text holds no added-token spelling (``<|im_end|>``, ``<tool_call>``, ...) before or after normalization, can
+   be normalized (no lone surrogates) and has no whitespace run of 100,000 characters (tiktoken's regex engine gives
+   up near a million). Texts that fail this, or that tiktoken fails on, go through `tokenizers`.
 
 Normalization is `tokenizers`' own normalizer (``normalize_str``); ASCII text skips it (NFC leaves ASCII alone).
 ``RERANKRT_TOKENIZER=tokenizers`` turns this path off.
@@ -44,6 +45,10 @@ VERIFIED_PATTERN = (
 VERIFIED_DIGESTS = frozenset({"562db3c1dcfde5c7f83231b3e451904d285903b5ffa5a45a6ebd1d4a78f2e04a"})
 ENV_SWITCH = "RERANKRT_TOKENIZER"
 _MIN_PARALLEL_CHARS = 8192  # below this a batch is encoded on the calling thread (a thread hand-off costs more)
+# tiktoken's regex engine gives up on whitespace runs near a million characters (a backtracking limit, raised as a
+# panic); texts with runs a tenth that long go to `tokenizers`, which takes them.
+_LONG_RUN = 100_000
+_WHITESPACE_RUN = re.compile(r"\s+")
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -87,6 +92,10 @@ def equivalence_gaps(vocab: dict[str, int], merges: Sequence[tuple[str, str]], l
         Up to `limit` descriptions; [] proves the two algorithms equal on every word.
     """
     gaps: list[str] = []
+    # Every byte must be a token: tiktoken cannot encode a byte it lacks, tokenizers drops it.
+    missing = sorted(set(bytes_to_unicode().values()) - vocab.keys())
+    if missing:
+        gaps.append(f"{len(missing)} of the 256 byte tokens are missing, e.g. {missing[0]!r}")
     listed: dict[str, tuple[str, str]] = {}
     previous = -1
     for a, b in merges:
@@ -208,7 +217,7 @@ class FastBPE:
         added = [t["content"] for t in spec.get("added_tokens", [])]
         pattern = re.compile("|".join(map(re.escape, sorted(added, key=len, reverse=True)))) if added else None
         normalizer = tokenizer.normalizer
-        return cls(encoding, normalizer.normalize_str if normalizer is not None else str, pattern)
+        return cls(encoding, normalizer.normalize_str if normalizer is not None else _utf8, pattern)
 
     def _prepare(self, text: str) -> str | None:
         """The text tiktoken encodes (normalized), or None where only the reference tokenizer may take it."""
@@ -220,7 +229,19 @@ class FastBPE:
                 return None
         if self._added is not None and (self._added.search(text) or (normal != text and self._added.search(normal))):
             return None
+        if len(normal) >= _LONG_RUN and max(map(len, _WHITESPACE_RUN.findall(normal)), default=0) >= _LONG_RUN:
+            return None
         return normal
+
+    def _encode_or_none(self, text: str) -> list[int] | None:
+        """tiktoken's ids, or None where it fails (a panic: pyo3 raises those as a BaseException)."""
+        try:
+            return self._encode_one(text)
+        except BaseException as error:
+            if type(error).__name__ != "PanicException":
+                raise
+            log.warning("tokenizer: tiktoken failed on a %d-character text; tokenizers takes it", len(text))
+            return None
 
     def encode(self, texts: Sequence[str], reference: Callable[[list[str]], list[list[int]]]) -> list[list[int]]:
         """Token ids of each text, no special tokens added; `reference` encodes the texts this path may not."""
@@ -230,16 +251,17 @@ class FastBPE:
         work = [prepared[i] for i in fast]
         for i, row in zip(fast, self._encode_many(work), strict=True):
             ids[i] = row
-        rest = [i for i, p in enumerate(prepared) if p is None]
+        rest = [i for i, row in enumerate(ids) if row is None]
         if rest:
             for i, row in zip(rest, reference([texts[i] for i in rest]), strict=True):
                 ids[i] = row
         return ids  # type: ignore[return-value]
 
-    def _encode_many(self, texts: list[str]) -> list[list[int]]:
+    def _encode_many(self, texts: list[str]) -> list[list[int] | None]:
+        encode = self._encode_or_none
         threads = _threads()
         if threads < 2 or len(texts) < 2 or sum(map(len, texts)) < _MIN_PARALLEL_CHARS:
-            return [self._encode_one(t) for t in texts]
+            return [encode(t) for t in texts]
         # Longest first onto the least-loaded chunk: one chunk per thread, each balanced by characters.
         chunks: list[list[int]] = [[] for _ in range(min(threads, len(texts)))]
         loads = [(0, k) for k in range(len(chunks))]
@@ -247,13 +269,21 @@ class FastBPE:
             load, k = heapq.heappop(loads)
             chunks[k].append(i)
             heapq.heappush(loads, (load + len(texts[i]), k))
-        encode = self._encode_one
-        parts = _pool().map(lambda chunk: [encode(texts[i]) for i in chunk], chunks)
-        out: list[list[int]] = [None] * len(texts)  # type: ignore[list-item]
+        try:
+            parts = _pool().map(lambda chunk: [encode(texts[i]) for i in chunk], chunks)
+        except RuntimeError:  # the interpreter is shutting down and takes no new threads' work: encode here
+            return [encode(t) for t in texts]
+        out: list[list[int] | None] = [None] * len(texts)
         for chunk, rows in zip(chunks, parts, strict=True):
             for i, row in zip(chunk, rows, strict=True):
                 out[i] = row
         return out
+
+
+def _utf8(text: str) -> str:
+    """The identity for text UTF-8 can hold; lone surrogates raise (tokenizers refuses them; tiktoken would not)."""
+    text.encode("utf-8")
+    return text
 
 
 def _threads() -> int:

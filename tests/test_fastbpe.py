@@ -52,8 +52,11 @@ def test_shipped_vocabulary_is_proven_and_known_by_digest():
     assert PromptEncoder(bundled_tokenizer_dir())._fast is not None
 
 
+BYTES = {char: byte for byte, char in sorted(_fastbpe.bytes_to_unicode().items())}  # the 256 byte tokens, ids 0-255
+
+
 def tiny_bpe(merges: list[tuple[str, str]]) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    vocab = {"a": 0, "b": 1, "c": 2}
+    vocab = dict(BYTES)
     for a, b in merges:
         vocab.setdefault(a + b, len(vocab))
     return vocab, merges
@@ -62,7 +65,7 @@ def tiny_bpe(merges: list[tuple[str, str]]) -> tuple[dict[str, int], list[tuple[
 def test_proof_finds_a_vocabulary_where_the_two_algorithms_differ():
     # "bc" has the lower id, but the merges only list ("ab", "c") for "abc": tokenizers stops at [a, bc], tiktoken
     # (lowest id first, any pair that makes a token) reaches "abc".
-    vocab = {"a": 0, "b": 1, "c": 2, "bc": 3, "ab": 4, "abc": 5}
+    vocab = {**BYTES, "bc": 256, "ab": 257, "abc": 258}
     merges = [("b", "c"), ("a", "b"), ("ab", "c")]
     gaps = equivalence_gaps(vocab, merges)
     assert len(gaps) == 1 and "'abc'" in gaps[0]
@@ -72,11 +75,18 @@ def test_proof_finds_a_vocabulary_where_the_two_algorithms_differ():
     hf = Tokenizer(BPE(vocab=vocab, merges=merges))
     import tiktoken
 
-    tk = tiktoken.Encoding(
-        "t", pat_str=r"\w+", mergeable_ranks={k.encode(): v for k, v in vocab.items()}, special_tokens={}
-    )
-    assert hf.encode("abc").ids == [0, 3]
-    assert tk.encode_ordinary("abc") == [5]  # the difference the proof reported is real
+    to_byte = {ord(c): b for c, b in BYTES.items()}
+    ranks = {k.translate(to_byte).encode("latin-1"): v for k, v in vocab.items()}
+    tk = tiktoken.Encoding("t", pat_str=r"\w+", mergeable_ranks=ranks, special_tokens={})
+    assert hf.encode("abc").ids == [vocab["a"], vocab["bc"]]
+    assert tk.encode_ordinary("abc") == [vocab["abc"]]  # the difference the proof reported is real
+
+
+def test_proof_requires_every_byte_token():
+    # tiktoken cannot encode a byte missing from the vocabulary (it panics); tokenizers drops it.
+    vocab = {"a": 0, "b": 1, "ab": 2}
+    gaps = equivalence_gaps(vocab, [("a", "b")])
+    assert len(gaps) == 1 and "254 of the 256 byte tokens are missing" in gaps[0]
 
 
 def test_proof_refuses_merges_out_of_id_order():
@@ -94,7 +104,7 @@ def qwen_shaped(vocab: dict[str, int], merges: list[tuple[str, str]]) -> Tokeniz
 
 
 def test_unproven_or_other_shaped_tokenizers_keep_the_reference_path(monkeypatch):
-    bad = {"a": 0, "b": 1, "c": 2, "bc": 3, "ab": 4, "abc": 5}
+    bad = {**BYTES, "bc": 256, "ab": 257, "abc": 258}
     assert FastBPE.for_tokenizer(qwen_shaped(bad, [("b", "c"), ("a", "b"), ("ab", "c")])) is None
     assert FastBPE.for_tokenizer(qwen_shaped(*tiny_bpe([("a", "b"), ("ab", "c")]))) is not None
 
@@ -190,3 +200,49 @@ def test_thread_settings_and_fork_safety(monkeypatch):
     assert _fastbpe._pool() is pool
     monkeypatch.setattr(_fastbpe, "_POOL_PID", -2)  # as seen from a forked child: the parent's threads are gone
     assert _fastbpe._pool() is not pool
+
+
+def test_long_whitespace_runs_and_tiktoken_failures_go_to_the_reference(monkeypatch, caplog):
+    # tiktoken's regex engine gives up on a million-space run (a panic); tokenizers takes it.
+    texts = ["x" + " " * 1_000_000 + "y", "short"]
+    seen = Recorder()
+    with caplog.at_level("WARNING", logger="rerankrt.tokenizer"):
+        assert FAST.encode(texts, seen) == reference(texts)
+    assert seen.texts == texts[:1]
+    assert "tiktoken failed" not in caplog.text  # routed before tiktoken saw it
+
+    monkeypatch.setattr(_fastbpe, "_LONG_RUN", 10**9)  # no routing: the panic itself must fall back
+    seen = Recorder()
+    with caplog.at_level("WARNING", logger="rerankrt.tokenizer"):
+        assert FAST.encode(texts, seen) == reference(texts)
+    assert seen.texts == texts[:1]
+    assert "tiktoken failed on a 1000002-character text" in caplog.text
+
+
+def test_without_a_normalizer_lone_surrogates_still_reach_the_reference():
+    spec = json.loads(json.dumps(SPEC))
+    spec["normalizer"] = None
+    plain = Tokenizer.from_str(json.dumps(spec))
+    plain.encode_special_tokens = True
+    fast = FastBPE.for_tokenizer(plain)
+    assert fast is not None
+
+    def ref(texts):
+        return [e.ids for e in plain.encode_batch_fast(texts, add_special_tokens=False)]
+
+    assert fast.encode(["e\u0301 ok"], ref) == ref(["e\u0301 ok"])  # not composed: there is no normalizer
+    with pytest.raises(TypeError):
+        fast.encode(["bad \ud800"], ref)
+
+
+def test_a_pool_that_takes_no_work_encodes_on_the_calling_thread(monkeypatch):
+    class ShutDown:
+        def map(self, *args):
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(_fastbpe, "_pool", ShutDown)
+    texts = [p.document for p in load_pairs()[:40]]
+    assert sum(map(len, texts)) > _fastbpe._MIN_PARALLEL_CHARS
+    seen = Recorder()
+    assert FAST.encode(texts, seen) == reference(texts)
+    assert seen.texts == []
