@@ -296,11 +296,10 @@ def _git(*args: str) -> str | None:
 
 
 def cpu_threads() -> int:
-    """CPUs this process may run on (what the benchmarks give each library)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    """CPUs this process may run on (what the benchmarks give each library, and rerankrt's tokenizer uses)."""
+    from rerankrt._fastbpe import usable_cpus
+
+    return usable_cpus()
 
 
 def gpu_name() -> str | None:

@@ -204,12 +204,11 @@ class FastBPE:
             log.info("tokenizer: tiktoken path off: %s", problem)
             return None
         vocab = spec["model"]["vocab"]
-        merges = _merge_pairs(spec["model"]["merges"])
-        if not _proven(vocab, merges):
-            return None
         alphabet = bytes_to_unicode()
-        if not set("".join(vocab)) <= set(alphabet.values()):
+        if not set("".join(vocab)) <= set(alphabet.values()):  # checked before the proof, which can take seconds
             log.info("tokenizer: tiktoken path off: the vocabulary is not byte-level")
+            return None
+        if not _proven(vocab, _merge_pairs(spec["model"]["merges"])):
             return None
         to_latin1 = {ord(c): b for b, c in alphabet.items()}  # each character to the byte it stands for
         ranks = {token.translate(to_latin1).encode("latin-1"): rank for token, rank in vocab.items()}
@@ -294,6 +293,11 @@ def _threads() -> int:
         value = os.environ.get(name, "").strip()
         if value.isdigit() and int(value) > 0:
             return int(value)
+    return usable_cpus()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
