@@ -186,7 +186,7 @@ def run(
         The result record (also written as JSON), with ``targets`` holding the PASS/FAIL lines.
     """
     from rerankrt.runtime.reranker import Reranker
-    from rerankrt.runtime.server import BackgroundServer, ServerSettings, create_app
+    from rerankrt.server import BackgroundServer, ServerSettings, create_app
 
     check_size(size)
     folder = results_dir(results)

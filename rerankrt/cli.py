@@ -153,7 +153,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from rerankrt.runtime.server import ServerSettings, serve
+    from rerankrt.server import ServerSettings, serve
 
     settings = ServerSettings.from_yaml(args.workers_config) if args.workers_config else ServerSettings()
     serve(args.engine_dir, host=args.host, port=args.port, settings=settings, backend=args.backend)

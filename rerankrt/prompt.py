@@ -11,17 +11,24 @@ Two templates are served, each exactly:
 ``"mxbai"`` it caps the query + document tokens (as in the reference library); the static template adds
 ``static_length`` more. ``PromptEncoder.max_sequence_length`` is the longest sequence an encoder can produce.
 
-The score is logit("1") - logit("0") at the last position; its sigmoid is P(relevant).
+The score is logit("1") - logit("0") at the last position; its sigmoid is P(relevant). Classification answers use
+the labels "0" and "1" (`LABELS`); the folded head keeps only the logits' difference, so `centred_logits` reports the
+pair as +s/2 and -s/2, which keeps their difference and softmax exact.
+
+Caller-formatted prompts (``/predict``) go through `PromptEncoder.raw_ids`, which cuts an over-long prompt in its middle
+and keeps the task line and assistant turn the score is read after. `PromptEncoder.encode`'s ``max_tokens_per_doc`` caps
+each document at its first tokens, in the same tokenization that builds the pair.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +48,7 @@ TASK_PROMPT = (
 )
 YES_TOKEN = "1"
 NO_TOKEN = "0"
+LABELS = (NO_TOKEN, YES_TOKEN)  # the 2-label classification form, in label-id order
 
 # The reference library's pieces (mxbai_rerank/mxbai_rerank_v2.py).
 MXBAI_PREFIX = f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
@@ -99,6 +107,25 @@ def sigmoid(scores: np.ndarray | Sequence[float] | float) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
 
 
+def centred_logits(score: float) -> tuple[float, float]:
+    """(logit("1"), logit("0")) of a folded score s = logit("1") - logit("0"): the centred pair (+s/2, -s/2).
+
+    The folded head keeps only the difference, so the pair is known up to a shared offset; centring it keeps the
+    difference and the pair's softmax exact.
+    """
+    return score / 2.0, -score / 2.0
+
+
+def label_scores(score: float, *, logits: bool = False) -> list[tuple[str, float]]:
+    """The labels "1" and "0" of one raw score, best first: P(label), or the centred logits when `logits`."""
+    if logits:
+        yes, no = centred_logits(score)
+    else:
+        yes = float(sigmoid(score))
+        no = 1.0 - yes
+    return sorted([(YES_TOKEN, yes), (NO_TOKEN, no)], key=lambda p: p[1], reverse=True)
+
+
 def normalize_mxbai(scores: np.ndarray | Sequence[float], estimated_max: float = 9.0) -> np.ndarray:
     """The reference library's ``normalize=True``: ``sigmoid(score - estimated_max / 2)``."""
     return sigmoid(np.asarray(scores, dtype=np.float64) - estimated_max / 2)
@@ -142,11 +169,17 @@ class Encoded:
 
     Attributes:
         ids: One int64 array per pair, template included.
-        truncated: bool [n], whether each pair lost query or document tokens.
+        truncated: bool [n], whether each pair lost query or document tokens to max_length.
+        cut: bool [n], whether each pair's document was cut to ``max_tokens_per_doc``. Defaults to all False.
     """
 
     ids: list[np.ndarray]
     truncated: np.ndarray
+    cut: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.cut is None:
+            object.__setattr__(self, "cut", np.zeros(len(self.ids), dtype=bool))
 
     @property
     def lengths(self) -> np.ndarray:
@@ -310,6 +343,7 @@ class PromptEncoder:
         instructions: Sequence[str] | str | None = None,
         *,
         truncate: bool = True,
+        max_tokens_per_doc: int | None = None,
     ) -> Encoded:
         """Token ids for each (query, document, instruction) pair.
 
@@ -318,9 +352,12 @@ class PromptEncoder:
             documents: The documents.
             instructions: None, one instruction for all, or one per pair. Defaults to None.
             truncate: Cut over-long pairs as the template says; False makes them a TruncationError naming the pair.
+            max_tokens_per_doc: Keep at most this many tokens of each document, counted as the pair tokenizes it (the
+                template's own cap still applies after it); the same tokenization builds the pair, so a document is
+                tokenized once. With ``truncate=False`` a longer document is a TruncationError. Defaults to None.
 
         Returns:
-            Encoded ids and truncation flags, in input order.
+            Encoded ids, truncation and cut flags, in input order.
         """
         documents = list(documents)
         n = len(documents)
@@ -329,12 +366,17 @@ class PromptEncoder:
         _check_strings("documents", documents)
         _check_strings("queries", queries)
         _check_strings("instructions", instructions)
+        if max_tokens_per_doc is not None and (
+            isinstance(max_tokens_per_doc, bool) or not isinstance(max_tokens_per_doc, int) or max_tokens_per_doc < 1
+        ):
+            raise ValueError(f"max_tokens_per_doc must be a positive int or None, got {max_tokens_per_doc!r}")
         if n == 0:
             return Encoded([], np.zeros(0, dtype=bool))
+        cap = _DocCap(max_tokens_per_doc, documents, truncate)
         if self.template == "seed":
-            out = self._encode_seed(queries, documents, instructions)
+            out = self._encode_seed(queries, documents, instructions, cap)
         else:
-            out = self._encode_mxbai(queries, documents, instructions)
+            out = self._encode_mxbai(queries, documents, instructions, cap)
         if not truncate and out.truncated.any():
             i = int(np.flatnonzero(out.truncated)[0])
             raise TruncationError(
@@ -343,36 +385,65 @@ class PromptEncoder:
             )
         return out
 
-    def _encode_seed(self, queries: list[str], documents: list[str], instructions: list[str]) -> Encoded:
+    def _encode_pieces(self, texts: list[str], starts: list[int], cap: _DocCap) -> list[list[int]]:
+        """User-text pieces to ids, each holding its row's document at ``starts[k]``, that document capped.
+
+        Rows whose document may pass the cap go through the tokenizer that reports offsets (to find the document's
+        tokens); the rest take the fast path. Either way each piece is tokenized once.
+        """
+        rows = cap.rows
+        out: list[list[int]] = [None] * len(texts)  # type: ignore[list-item]
+        plain = [k for k in range(len(texts)) if k not in rows]
+        for k, ids in zip(plain, self._encode_user([texts[k] for k in plain]), strict=True):
+            out[k] = ids
+        checked = sorted(rows)
+        encodings = self._user.encode_batch([texts[k] for k in checked], add_special_tokens=False) if checked else []
+        for k, enc in zip(checked, encodings, strict=True):
+            start, stop = starts[k], starts[k] + len(cap.documents[k])
+            offsets = enc.offsets
+            first = next((j for j, (_, end) in enumerate(offsets) if end > start), len(offsets))
+            last = next((j for j in range(first, len(offsets)) if offsets[j][0] >= stop), len(offsets))
+            out[k] = cap.apply(k, list(enc.ids), first, last - first)
+        return out
+
+    def _encode_seed(self, queries: list[str], documents: list[str], instructions: list[str], cap: _DocCap) -> Encoded:
         for i, ins in enumerate(instructions):
             if "\n" in ins:
                 raise ValueError(f"instructions[{i}] must be a single line: the seed template forbids newlines")
         lines = [f"instruction: {ins}\n" if ins else "" for ins in instructions]
-        user = [
-            f"user\n{line}query: {q} \ndocument: {d} \n{TASK_PROMPT}"
-            for line, q, d in zip(lines, queries, documents, strict=True)
-        ]
-        body = self._encode_user(user)
+        heads = [f"user\n{line}query: {q} \ndocument: " for line, q in zip(lines, queries, strict=True)]
+        user = [f"{h}{d} \n{TASK_PROMPT}" for h, d in zip(heads, documents, strict=True)]
+        body = self._encode_pieces(user, [len(h) for h in heads], cap)
         fixed = len(self._pre) + len(self._suf)
         ids: list[np.ndarray] = [None] * len(body)  # type: ignore[list-item]
         long_rows = []
         for i, u in enumerate(body):
-            if len(u) + fixed <= self.max_length:
+            if cap.cut[i]:  # the document's kept tokens, then the template's own end (task line, assistant turn)
+                row = np.concatenate([self._pre, np.asarray(u, dtype=np.int64), self._tail])
+                if len(row) <= self.max_length:
+                    ids[i] = row
+                else:
+                    long_rows.append(i)
+            elif len(u) + fixed <= self.max_length:
                 ids[i] = _join(self._pre, u, len(u), self._suf)
             else:
                 long_rows.append(i)
         truncated = np.zeros(len(body), dtype=bool)
         if long_rows:
             q_ids = self._encode_user([f"{lines[i]}query: {queries[i]}" for i in long_rows])
-            d_ids = self._encode_user([f"document: {documents[i]}" for i in long_rows])
+            d_ids = self._encode_pieces(
+                [f"document: {documents[i]}" for i in long_rows],
+                [len("document: ")] * len(long_rows),
+                cap.sub(long_rows),
+            )
             budget = self.max_length - self.static_length
             for i, q, d in zip(long_rows, q_ids, d_ids, strict=True):
                 q_keep, d_keep = _split_budget(len(q), len(d), budget)
                 ids[i] = np.concatenate([self._head, q[:q_keep], self._mid, d[:d_keep], self._tail]).astype(np.int64)
                 truncated[i] = q_keep < len(q) or d_keep < len(d)
-        return Encoded(ids, truncated)
+        return Encoded(ids, truncated, cap.cut)
 
-    def _encode_mxbai(self, queries: list[str], documents: list[str], instructions: list[str]) -> Encoded:
+    def _encode_mxbai(self, queries: list[str], documents: list[str], instructions: list[str], cap: _DocCap) -> Encoded:
         # Each distinct (instruction, query) is tokenized once: a rank call shares one query over many documents.
         prompts = [
             f"instruction: {ins}{MXBAI_SEP}query: {q}" if ins else f"query: {q}"
@@ -380,7 +451,7 @@ class PromptEncoder:
         ]
         unique = list(dict.fromkeys(prompts))
         q_unique = dict(zip(unique, self._encode_user(unique), strict=True))
-        d_all = self._encode_user([f"document: {d}" for d in documents])
+        d_all = self._encode_pieces([f"document: {d}" for d in documents], [len("document: ")] * len(documents), cap)
         q_cap = self.max_length * 3 // 4
         sep = len(self._sep)
         heads = {}  # prompt -> (prefix + query ids cut to q_cap + separator, query was cut, most document tokens)
@@ -401,7 +472,108 @@ class PromptEncoder:
             ids.append(_join(head, d, n if n <= limit else limit, tail))
             if cut or n > limit:
                 truncated[i] = True
-        return Encoded(ids, truncated)
+        return Encoded(ids, truncated, cap.cut)
+
+    # -- caller-formatted prompts --------------------------------------------------------------------------------
+
+    def raw_ids(self, inputs: Sequence[Sequence[str]], *, truncate: bool = True) -> tuple[list[np.ndarray], int]:
+        """Token ids of caller-formatted prompts, special tokens parsed (as HF's tokenizer, add_special_tokens=False).
+
+        An input of two strings is the concatenation of their ids (HF's, for a tokenizer without a pair template).
+        A prompt longer than `max_sequence_length` is cut in its middle by `cut_prompt`.
+
+        Args:
+            inputs: Each input a list of one or two strings.
+            truncate: Cut over-long prompts; False makes them a TruncationError. Defaults to True.
+
+        Returns:
+            (ids, how many prompts were cut).
+
+        Raises:
+            ValueError: For an input with no tokens, naming it.
+            TruncationError: For an over-long prompt with truncate=False, or one that cannot be cut.
+        """
+        texts = [t for item in inputs for t in item]
+        encodings = self._static.encode_batch(texts, add_special_tokens=False) if texts else []
+        limit = self.max_sequence_length
+        ids, k, cut = [], 0, 0
+        for i, item in enumerate(inputs):
+            row = np.asarray([t for enc in encodings[k : k + len(item)] for t in enc.ids], dtype=np.int64)
+            k += len(item)
+            if row.size == 0:
+                raise ValueError(f"inputs[{i}] is empty: it has no tokens to score")
+            if row.size > limit:
+                if not truncate:
+                    raise TruncationError(
+                        f"inputs[{i}] has {row.size} tokens, more than the engine's {limit}, and truncate is false"
+                    )
+                row = self.cut_prompt(row, limit, name=f"inputs[{i}]")
+                cut += 1
+            ids.append(row)
+        return ids, cut
+
+    def cut_prompt(self, row: np.ndarray, limit: int, *, name: str = "the prompt") -> np.ndarray:
+        """A caller-formatted prompt's ids cut to `limit` in the middle, its protected end kept.
+
+        The protected end is the task line and the assistant turn the score is read after (and the separator token
+        before them): a prompt that ends with it can lose its document's end and keep its meaning.
+
+        Raises:
+            TruncationError: When the prompt does not end with that tail, or `limit` cannot hold it.
+        """
+        tail = self._raw_tail
+        keep_tail = len(tail) + 1
+        if len(row) < keep_tail or not np.array_equal(row[-len(tail) :], tail) or limit <= keep_tail:
+            raise TruncationError(
+                f"{name} has {len(row)} tokens, more than the engine's {limit}, and does not end with the model "
+                "card's task line and assistant turn, so it cannot be truncated without cutting the tokens the score "
+                "is read from; shorten it"
+            )
+        return np.concatenate([row[: limit - keep_tail], row[-keep_tail:]])
+
+    @functools.cached_property
+    def _raw_tail(self) -> np.ndarray:
+        return self._static_ids(TASK_PROMPT + SEED_SUFFIX)
+
+
+class _DocCap:
+    """A per-document token cap over one `PromptEncoder.encode` call: which rows to check, which were cut.
+
+    Args:
+        limit: Tokens kept per document, or None for no cap.
+        documents: The call's documents.
+        truncate: Cut longer documents; False raises TruncationError instead.
+    """
+
+    def __init__(self, limit: int | None, documents: list[str], truncate: bool) -> None:
+        self.limit = limit
+        self.documents = documents
+        self.truncate = truncate
+        self.cut = np.zeros(len(documents), dtype=bool)
+        self._index = list(range(len(documents)))  # row here -> row of the call
+        # A token covers at least one UTF-8 byte after NFC normalization, which at most triples a text: documents
+        # under a third of the cap in bytes cannot pass it and keep the fast path.
+        self.rows = set() if limit is None else {i for i, d in enumerate(documents) if 3 * len(d.encode()) > limit}
+
+    def apply(self, k: int, ids: list[int], first: int, count: int) -> list[int]:
+        """Row `k`'s ids, whose document holds `count` tokens from `first`, cut after the cap's last one."""
+        if count <= self.limit:
+            return ids
+        i = self._index[k]
+        if not self.truncate:
+            raise TruncationError(
+                f"documents[{i}] has {count} tokens, more than max_tokens_per_doc={self.limit}, and truncate is false"
+            )
+        self.cut[i] = True
+        return ids[: first + self.limit]
+
+    def sub(self, rows: list[int]) -> _DocCap:
+        """The same cap over a subset of the rows (sharing the cut flags)."""
+        child = _DocCap(None, [self.documents[i] for i in rows], self.truncate)
+        child.limit, child.cut = self.limit, self.cut
+        child._index = [self._index[i] for i in rows]
+        child.rows = {k for k, i in enumerate(rows) if i in self.rows}
+        return child
 
 
 def _join(head: np.ndarray, body: list[int], n: int, tail: np.ndarray) -> np.ndarray:

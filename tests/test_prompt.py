@@ -8,9 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rerankrt.prompt import (
+    LABELS,
+    SEED_SUFFIX,
+    TASK_PROMPT,
     PromptEncoder,
     TruncationError,
     bundled_tokenizer_dir,
+    centred_logits,
+    label_scores,
     load_tokenizer,
     normalize_mxbai,
     padded_batch,
@@ -186,3 +191,106 @@ def test_score_definitions():
 def test_padded_batch_right_pads():
     ids, lengths = padded_batch([np.array([1, 2, 3]), np.array([4])], pad_id=0, multiple_of=4)
     assert ids.tolist() == [[1, 2, 3, 0], [4, 0, 0, 0]] and lengths.tolist() == [3, 1]
+
+
+# -- max_tokens_per_doc: one tokenization cuts the document and builds the pair -------------------------------------
+
+LONG_DOC = "Harper Lee wrote the novel in Monroeville, Alabama, long before it became a classic of literature."
+CAP_DOCS = ["short", LONG_DOC, LONG_DOC.upper() * 20, ""]
+
+
+class CountingTokenizer:
+    """Wraps a tokenizer and counts, per document, how many tokenizer inputs held it."""
+
+    def __init__(self, inner, documents):
+        self.inner = inner
+        self.documents = [d for d in documents if d]
+        self.seen = dict.fromkeys(self.documents, 0)
+
+    def encode_batch(self, texts, add_special_tokens=False):
+        for text in texts:
+            for d in self.documents:
+                self.seen[d] += d in text
+        return self.inner.encode_batch(texts, add_special_tokens=add_special_tokens)
+
+
+def _counting(template: str, documents) -> tuple[PromptEncoder, CountingTokenizer]:
+    enc = PromptEncoder(TOKENIZER, template=template)
+    counter = CountingTokenizer(enc.user_tokenizer, documents)
+    enc._user, enc._fast = counter, None  # every user-text tokenization goes through the counter
+    return enc, counter
+
+
+@pytest.mark.parametrize("template", ["seed", "mxbai"])
+def test_max_tokens_per_doc_tokenizes_each_document_once(template):
+    enc, counter = _counting(template, CAP_DOCS)
+    out = enc.encode("who wrote it?", CAP_DOCS, max_tokens_per_doc=8)
+    assert counter.seen == dict.fromkeys(counter.documents, 1)
+    assert out.cut.tolist() == [False, True, True, False] and not out.truncated.any()
+    plain = (SEED if template == "seed" else MXBAI).encode("who wrote it?", CAP_DOCS)
+    for i in (0, 3):  # under the cap: the same ids as without one
+        assert out.ids[i].tolist() == plain.ids[i].tolist()
+    assert len(out.ids[1]) == len(out.ids[2]) < len(plain.ids[1])
+
+
+def test_max_tokens_per_doc_keeps_the_documents_first_tokens_as_the_pair_tokenizes_them():
+    query = "who wrote it?"
+    text = seed_prompt(query, LONG_DOC)
+    full = TOKENIZER.encode(text, add_special_tokens=False)
+    start = text.index("document: ") + len("document: ")
+    doc = [k for k, (a, b) in enumerate(full.offsets) if b > start and a < start + len(LONG_DOC)]
+    for cap in (1, 8, len(doc) - 1):
+        kept = full.ids[: doc[0] + cap] + full.ids[doc[-1] + 1 :]
+        assert SEED.encode(query, [LONG_DOC], max_tokens_per_doc=cap).ids[0].tolist() == kept
+    assert SEED.encode(query, [LONG_DOC], max_tokens_per_doc=len(doc)).ids[0].tolist() == full.ids
+    # The template's own cap still applies after the document's.
+    small = PromptEncoder(TOKENIZER, template="seed", max_length=SEED.static_length + 10)
+    out = small.encode(query * 5, [LONG_DOC * 4], max_tokens_per_doc=40)
+    assert len(out.ids[0]) == small.max_length and out.cut[0] and out.truncated[0]
+
+
+def test_max_tokens_per_doc_refuses_long_documents_without_truncation():
+    with pytest.raises(TruncationError, match=r"documents\[1\] has \d+ tokens, more than max_tokens_per_doc=8"):
+        SEED.encode("q", CAP_DOCS, max_tokens_per_doc=8, truncate=False)
+    assert not MXBAI.encode("q", ["short"], max_tokens_per_doc=8, truncate=False).cut.any()
+    with pytest.raises(ValueError, match="max_tokens_per_doc"):
+        SEED.encode("q", ["d"], max_tokens_per_doc=0)
+
+
+# -- caller-formatted prompts (/predict) and labels -----------------------------------------------------------------
+
+
+def test_raw_ids_parse_special_tokens_and_concatenate_pairs():
+    prompt = seed_prompt("q", "a document")
+    ids, cut = SEED.raw_ids([[prompt]])
+    assert cut == 0 and ids[0].tolist() == TOKENIZER.encode(prompt, add_special_tokens=False).ids
+    split = prompt.index("document:")
+    pair, _ = SEED.raw_ids([[prompt[:split], prompt[split:]]])
+    assert pair[0].tolist() == ids[0].tolist()
+    with pytest.raises(ValueError, match=r"inputs\[1\] is empty"):
+        SEED.raw_ids([[prompt], [""]])
+
+
+def test_raw_ids_cut_long_prompts_in_the_middle_keeping_the_task_line():
+    small = PromptEncoder(TOKENIZER, template="seed", max_length=SEED.static_length + 20)
+    prompt = seed_prompt("q", "word " * 200)
+    full = TOKENIZER.encode(prompt, add_special_tokens=False).ids
+    ids, cut = small.raw_ids([[prompt]])
+    tail = TOKENIZER.encode(TASK_PROMPT + SEED_SUFFIX, add_special_tokens=False).ids
+    assert cut == 1 and len(ids[0]) == small.max_sequence_length
+    assert ids[0].tolist() == full[: small.max_sequence_length - len(tail) - 1] + full[-len(tail) - 1 :]
+    with pytest.raises(TruncationError, match="truncate is false"):
+        small.raw_ids([[prompt]], truncate=False)
+    with pytest.raises(TruncationError, match="cannot be truncated"):
+        small.raw_ids([["word " * 200]])
+
+
+def test_labels_and_centred_logits():
+    assert LABELS == ("0", "1")
+    for s in (-3.0, 0.5, 7.25):
+        probs = dict(label_scores(s))
+        assert probs["1"] == pytest.approx(float(sigmoid(s))) and probs["0"] == pytest.approx(1 - probs["1"])
+        logits = label_scores(s, logits=True)
+        assert [p for _, p in logits] == sorted((p for _, p in logits), reverse=True)
+        yes, no = centred_logits(s)
+        assert dict(logits) == {"1": yes, "0": no} and yes - no == s and yes == -no

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import test_readme_api, test_server_clients
+from tests import readme_snippets
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -14,12 +14,12 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 @pytest.mark.parametrize(
     "name, snippet",
     [
-        ("python api", test_readme_api.README_EXAMPLE),
-        ("serve", test_server_clients.README_SERVE),
-        ("curl /rerank", test_server_clients.README_CURL_RERANK),
-        ("curl /v1/rerank", test_server_clients.README_CURL_V1_RERANK),
-        ("cohere", test_server_clients.README_COHERE),
-        ("predict", test_server_clients.README_PREDICT),
+        ("python api", readme_snippets.README_EXAMPLE),
+        ("serve", readme_snippets.README_SERVE),
+        ("curl /rerank", readme_snippets.README_CURL_RERANK),
+        ("curl /v1/rerank", readme_snippets.README_CURL_V1_RERANK),
+        ("cohere", readme_snippets.README_COHERE),
+        ("predict", readme_snippets.README_PREDICT),
     ],
 )
 def test_readme_shows_the_tested_snippet(name, snippet):

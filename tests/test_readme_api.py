@@ -1,6 +1,7 @@
 """The README's Python example runs, as written, against the CPU engine directory the build writes.
 
-`README_EXAMPLE` is the snippet the README shows; only the engine directory's path is swapped for the test's.
+`README_EXAMPLE` (tests/readme_snippets.py) is the snippet the README shows; only the engine directory's path is
+swapped for the test's.
 """
 
 from __future__ import annotations
@@ -8,29 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 
-README_EXAMPLE = """
-import asyncio
-
-from rerankrt import Reranker
-
-query = "Who wrote 'To Kill a Mockingbird'?"
-documents = [
-    "'To Kill a Mockingbird' is a novel by Harper Lee published in 1960.",
-    "The novel 'Moby-Dick' was written by Herman Melville.",
-    "Harper Lee was an American novelist.",
-]
-
-with Reranker.load("engines/cpu") as reranker:  # the backend the manifest names; or backend="onnxruntime"
-    # Best first; score is the raw logit, normalize=True gives sigmoid(score) = P(relevant).
-    for hit in reranker.rank(query, documents, top_k=2, return_documents=True, normalize=True):
-        print(f"{hit.index}  {hit.score:.3f}  {hit.document}")
-
-    scores = reranker.score(query, documents)  # raw scores, in input order
-    pairs = reranker.score_pairs([(query, documents[0]), ("Who wrote Moby-Dick?", documents[1])])
-    # From asyncio: the same calls with an "a", awaited; concurrent calls share batches.
-    ranked = asyncio.run(reranker.arank(query, documents, timeout=30.0))
-    print(reranker.info()["backend"], len(scores), len(pairs), [hit.index for hit in ranked])
-"""
+from tests.readme_snippets import README_EXAMPLE
 
 
 def test_readme_example_runs(cpu_engine_dir):

@@ -15,8 +15,9 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ _SHARED_LIMITS = ("max_batch_size", "max_num_tokens")
 DEFAULT_PAD_MULTIPLE = {"tensorrt": 8}
 
 Normalize = bool | str | None
+logger = logging.getLogger("rerankrt.runtime")
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,10 @@ class Reranker:
         if estimated_max is None:
             estimated_max = ESTIMATED_MAX.get(self.model_name, 12.0 if "large" in self.model_name.lower() else 9.0)
         self.estimated_max = float(estimated_max)
-        self._scheduler = Scheduler(backend, encoder, **scheduler_options)
+        # One on_batch hook fans out to every listener (`add_batch_listener`); an on_batch option is the first.
+        on_batch = scheduler_options.pop("on_batch", None)
+        self._batch_listeners: list[Callable[[BatchStats], None]] = [on_batch] if on_batch is not None else []
+        self._scheduler = Scheduler(backend, encoder, on_batch=self._on_batch, **scheduler_options)
         self._closed = False
 
     # -- construction ----------------------------------------------------------------------------------------------
@@ -504,6 +509,19 @@ class Reranker:
         )
         shown = self._normalize(result.scores, normalize)
         return rank_results(result.scores, documents, top_k=top_k, return_documents=return_documents, shown=shown)
+
+    # -- batch listeners ---------------------------------------------------------------------------------------------
+
+    def add_batch_listener(self, fn: Callable[[BatchStats], None]) -> None:
+        """Call ``fn(BatchStats)`` in the worker thread after every backend call; its exceptions are logged, ignored."""
+        self._batch_listeners.append(fn)
+
+    def _on_batch(self, stats: BatchStats) -> None:
+        for fn in list(self._batch_listeners):
+            try:
+                fn(stats)
+            except Exception:  # noqa: BLE001 - a listener must not stop the others or the worker
+                logger.exception("batch listener %r raised; ignored", fn)
 
     # -- status ----------------------------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Prometheus metrics of one server: requests, latency, and what the scheduler's batches looked like.
 
 Each app gets its own `CollectorRegistry`, so tests (and processes serving several engines) can make many apps.
-Request metrics are recorded by the server; per-batch histograms come from the reranker's ``on_batch`` hook; totals
-and the queue depth are read from the reranker's stats snapshot at scrape time, so they always agree with it.
+Request metrics are recorded by the server; per-batch histograms come from a batch listener
+(`Reranker.add_batch_listener`); totals and the queue depth are read from the reranker's stats snapshot at scrape
+time, so they always agree with it.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ class ServerMetrics:
         self.usage_tokens.labels(route=route).inc(tokens)
 
     def observe_cut(self, reason: str, count: int) -> None:
-        """Count documents or prompts the server cut (``max_tokens_per_doc`` or ``predict_prompt``)."""
+        """Count pairs the server cut: ``max_tokens_per_doc``, ``predict_prompt``, or ``max_length`` (pairs the server
+        tokenized itself, added to the scheduler's count)."""
         if count:
             self._server_cuts[reason] = self._server_cuts.get(reason, 0.0) + count
 
@@ -179,7 +181,9 @@ class _SnapshotCollector:
                 value=float(real) / float(padded),
             )
         cuts = CounterMetricFamily(f"{p}_truncations", "Pairs cut to fit a token limit, by reason.", labels=["reason"])
-        cuts.add_metric(["max_length"], float(snap.get("truncated_pairs", 0)))
-        for reason, count in self._metrics._server_cuts.items():
+        server_cuts = dict(self._metrics._server_cuts)
+        # The scheduler counts the max_length cuts of the pairs it tokenizes; the server adds those it tokenized.
+        cuts.add_metric(["max_length"], float(snap.get("truncated_pairs", 0)) + server_cuts.pop("max_length", 0.0))
+        for reason, count in server_cuts.items():
             cuts.add_metric([reason], count)
         yield cuts

@@ -16,8 +16,8 @@ httpx = pytest.importorskip("httpx")
 
 from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir, seed_prompt  # noqa: E402
 from rerankrt.runtime.reranker import Reranker  # noqa: E402
-from rerankrt.runtime.server import BackgroundServer, ServerSettings, create_app  # noqa: E402
-from tests.test_server import ScriptedBackend, expected_scripted  # noqa: E402
+from rerankrt.server import BackgroundServer, ServerSettings, create_app  # noqa: E402
+from tests.fakes import ScriptedBackend, expected_scripted  # noqa: E402
 
 CLIENTS = 64
 REQUESTS_PER_CLIENT = 2
@@ -113,7 +113,7 @@ def test_full_queue_answers_429_instead_of_growing():
     encoder = PromptEncoder(bundled_tokenizer_dir(), template="seed", max_length=1024)
     limit = 32
     depth = []
-    served = Reranker.from_backend(
+    served = Reranker(
         ScriptedBackend(delay_s=0.02),
         encoder,
         max_pending_pairs=limit,

@@ -1,7 +1,7 @@
 """Real clients, unmodified, against a live server on loopback: the Cohere Python SDK, httpx, curl.
 
-Results must equal `Reranker.rank` on the same engine directory. The README's `rerankrt serve` examples are kept
-here verbatim (``README_*``) and run against ``rerankrt serve`` started as a subprocess, so they cannot drift.
+Results must equal `Reranker.rank` on the same engine directory. The README's `rerankrt serve` examples
+(tests/readme_snippets.py, kept verbatim) run against ``rerankrt serve`` started as a subprocess, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ cohere = pytest.importorskip("cohere")
 
 from rerankrt.prompt import seed_prompt  # noqa: E402
 from rerankrt.runtime.reranker import Reranker  # noqa: E402
-from rerankrt.runtime.server import BackgroundServer, ServerSettings, create_app  # noqa: E402
+from rerankrt.server import BackgroundServer, ServerSettings, create_app  # noqa: E402
+from tests.readme_snippets import (  # noqa: E402
+    README_COHERE,
+    README_CURL_RERANK,
+    README_CURL_V1_RERANK,
+    README_PREDICT,
+    README_SERVE,
+)
 
 QUERY = "Who wrote 'To Kill a Mockingbird'?"
 DOCUMENTS = [
@@ -33,49 +40,6 @@ DOCUMENTS = [
     "Harper Lee, an American novelist, was born in 1926 in Monroeville, Alabama.",
     "Jane Austen was an English novelist known primarily for her six major novels.",
 ]
-
-# -- the README's examples (the README shows them with http://localhost:8000) --------------------------------------
-
-README_SERVE = "rerankrt serve engines/cpu --port 8000"
-
-README_CURL_RERANK = """\
-curl -s http://localhost:8000/rerank -H 'Content-Type: application/json' -d '{
-  "query": "Who wrote To Kill a Mockingbird?",
-  "texts": ["Harper Lee wrote To Kill a Mockingbird.", "Moby-Dick is a novel by Herman Melville."],
-  "return_text": true
-}'"""
-
-README_CURL_V1_RERANK = """\
-curl -s http://localhost:8000/v1/rerank -H 'Content-Type: application/json' -d '{
-  "model": "mxbai-rerank-base-v2",
-  "query": "Who wrote To Kill a Mockingbird?",
-  "documents": ["Harper Lee wrote To Kill a Mockingbird.", {"text": "Moby-Dick is a novel by Herman Melville."}],
-  "top_n": 1,
-  "return_documents": true
-}'"""
-
-README_COHERE = """\
-import cohere
-
-co = cohere.ClientV2(api_key="unused", base_url="http://localhost:8000")
-response = co.rerank(
-    model="mxbai-rerank-base-v2",
-    query="Who wrote To Kill a Mockingbird?",
-    documents=["Harper Lee wrote To Kill a Mockingbird.", "Moby-Dick is a novel by Herman Melville."],
-    top_n=2,
-)
-for result in response.results:
-    print(result.index, round(result.relevance_score, 4))
-"""
-
-README_PREDICT = """\
-import httpx
-from rerankrt.prompt import seed_prompt  # the model card's template, exactly
-
-prompt = seed_prompt("Who wrote To Kill a Mockingbird?", "Harper Lee wrote To Kill a Mockingbird.")
-labels = httpx.post("http://localhost:8000/predict", json={"inputs": prompt}).json()
-print(labels)  # [{"label": "1" or "0", "score": P(label)}, ...], highest first
-"""
 
 
 @pytest.fixture(scope="module")

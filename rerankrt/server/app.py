@@ -1,0 +1,78 @@
+"""`create_app`: the wiring of one FastAPI app over a Reranker (routes, middleware, error shapes, OpenAPI).
+
+Routes (shared/INTERFACES.md): ``/rerank`` (TEI), ``/v1/rerank`` and ``/v2/rerank`` (Cohere / Jina / vLLM),
+``/predict`` (classification over caller-formatted prompts), ``/health``, ``/info``, ``/metrics``; OpenAPI at ``/docs``
+and ``/openapi.json``. Each API family is one router in `rerankrt.server.routes`; error answers are listed in
+`rerankrt.server.errors`.
+
+The server knows nothing of batching: every route awaits the Reranker's async API, which batches the pairs of all live
+requests together.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rerankrt import __version__
+from rerankrt._optional import require
+from rerankrt.server.errors import http_error
+from rerankrt.server.middleware import RequestGate
+from rerankrt.server.routes import ROUTERS
+from rerankrt.server.schemas import request_schemas
+from rerankrt.server.serving import Serving
+from rerankrt.server.settings import ServerSettings
+
+require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named
+
+from fastapi import FastAPI  # noqa: E402
+from fastapi.openapi.utils import get_openapi  # noqa: E402
+from starlette.exceptions import HTTPException  # noqa: E402
+
+logger = logging.getLogger("rerankrt.server")
+
+
+def create_app(reranker, settings: ServerSettings | None = None) -> FastAPI:
+    """A FastAPI app serving `reranker` with the routes and limits of shared/INTERFACES.md.
+
+    The app does not own the reranker: closing it is the caller's job (`serve` does it after shutdown).
+
+    Args:
+        reranker: A `rerankrt.Reranker` (or anything with its async API, ``encoder``, ``health``, ``info``,
+            ``stats`` and ``add_batch_listener``).
+        settings: Limits and names. Defaults to `ServerSettings()`.
+
+    Returns:
+        The FastAPI application; ``app.state.metrics`` holds its `ServerMetrics`, ``app.state.serving`` the facade
+        its routes call.
+    """
+    settings = settings or ServerSettings()
+    serving = Serving(reranker, settings)
+    app = FastAPI(
+        title="rerankrt",
+        version=__version__,
+        description="mxbai-rerank v2 reranking with in-flight batching: TEI, Cohere/Jina and classification routes.",
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    routes = tuple(route.path for router in ROUTERS for route in router.routes)
+    app.state.serving = serving
+    app.state.metrics = serving.metrics
+    app.state.settings = settings
+    app.state.reranker = reranker
+    app.state.routes = routes
+    app.add_middleware(RequestGate, settings=settings, metrics=serving.metrics, routes=routes)
+    app.add_exception_handler(HTTPException, http_error)
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """The OpenAPI document, with the request bodies the routes parse themselves."""
+    if not app.openapi_schema:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(request_schemas())
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,148 @@
+"""ASGI middleware: request ids, body limits, the catch-all error answer, request metrics and the access log.
+
+Every response carries ``X-Request-Id`` (the caller's, when it sends a sane one, else a new one); every log line made
+while serving a request carries the same id (`rerankrt.server.logs`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from rerankrt.server.errors import ApiError, error_response
+from rerankrt.server.logs import request_id_var
+from rerankrt.server.metrics import ServerMetrics
+from rerankrt.server.settings import ServerSettings
+
+logger = logging.getLogger("rerankrt.server")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class RequestGate:
+    """ASGI middleware: request id, body-size limit, catch-all errors, request metrics and the access log line.
+
+    The body is read here, before any JSON parsing: a ``Content-Length`` over the limit is refused at once, and a
+    body without one is counted while it arrives and refused as soon as it passes the limit.
+
+    Args:
+        app: The ASGI app it wraps.
+        settings: For the body limit.
+        metrics: Where request counts and latency go.
+        routes: The app's route paths; requests to any other path are counted as route "other".
+    """
+
+    def __init__(self, app, *, settings: ServerSettings, metrics: ServerMetrics, routes: Sequence[str]) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+        self.routes = frozenset(routes)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        note: dict[str, Any] = {}
+        scope.setdefault("state", {})
+        scope["state"]["request_id"] = rid
+        scope["state"]["note"] = note
+        path = scope.get("path", "")
+        route = path if path in self.routes else "other"
+        start = time.perf_counter()
+        started = False
+        status = 500
+
+        async def send_with_id(message) -> None:
+            nonlocal started, status
+            if message["type"] == "http.response.start":
+                started = True
+                status = int(message["status"])
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        async def answer(exc: ApiError) -> None:
+            response = error_response(exc)
+            await response(scope, receive, send_with_id)
+
+        self.metrics.in_flight.inc()
+        try:
+            app_receive = receive
+            if scope.get("method") in _BODY_METHODS:
+                body = await self._read_body(headers, receive)
+                if isinstance(body, ApiError):
+                    await answer(body)
+                    return
+                app_receive = _replay(body, receive)
+            await self.app(scope, app_receive, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - the server must answer and stay up whatever a route raises
+            logger.exception("unhandled error on %s %s", scope.get("method"), path)
+            if not started:
+                await answer(ApiError(500, f"internal error ({type(exc).__name__}); see the server log", "backend"))
+        finally:
+            self.metrics.in_flight.dec()
+            elapsed = time.perf_counter() - start
+            self.metrics.observe_request(route, status, elapsed)
+            client = scope.get("client")
+            logger.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "client": f"{client[0]}:{client[1]}" if client else None,
+                    **note,
+                },
+            )
+            request_id_var.reset(token)
+
+    async def _read_body(self, headers: dict[bytes, bytes], receive) -> bytes | ApiError:
+        limit = self.settings.max_body_bytes
+        too_large = ApiError(413, f"request body exceeds max_body_bytes={limit}", "validation")
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > limit:
+                    return too_large
+            except ValueError:
+                return ApiError(400, "invalid Content-Length header", "validation")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive):
+    """A `receive` that hands the app the body already read, then passes on to the real one."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+__all__ = ["RequestGate"]

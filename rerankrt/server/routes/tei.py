@@ -1,0 +1,61 @@
+"""``POST /rerank``: text-embeddings-inference style; a bare JSON array of ``{"index", "score", "text"?}``.
+
+Scores are sigmoid(score) = P("1") unless ``raw_scores``; ``X-Compute-Tokens`` carries the request's usage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rerankrt._optional import require
+from rerankrt.prompt import sigmoid
+from rerankrt.server.errors import ERROR_RESPONSES
+from rerankrt.server.routes.common import answers_errors, check_count, finite, request_cap, run, serving_of
+from rerankrt.server.schemas import RankItem, TEIRerankRequest, body_doc, check_direction, parse
+
+require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named
+
+from fastapi import APIRouter, Request  # noqa: E402
+from fastapi.responses import JSONResponse, Response  # noqa: E402
+
+router = APIRouter(tags=["rerank"])
+
+
+@router.post(
+    "/rerank",
+    openapi_extra=body_doc("TEIRerankRequest"),
+    responses={200: {"model": list[RankItem]}, **ERROR_RESPONSES},
+)
+@answers_errors
+async def rerank_tei(request: Request) -> Response:
+    """TEI-style rerank: a bare array sorted by score, highest first (sigmoid unless ``raw_scores``)."""
+    serving = serving_of(request)
+    settings = serving.settings
+    req = await parse(TEIRerankRequest, request)
+    check_direction(req.truncation_direction)
+    check_count(request, len(req.texts), "texts")
+    truncate = settings.truncate if req.truncate is None else req.truncate
+    ranked = await run(
+        serving.rank(
+            req.query,
+            req.texts,
+            instruction=req.instruction,
+            truncate=truncate,
+            top_n=None,
+            max_tokens_per_doc=request_cap(settings.max_tokens_per_doc),
+        ),
+        request,
+    )
+    raw = [s for _, s in ranked.order]
+    finite(raw)
+    scores = raw if req.raw_scores else sigmoid(np.asarray(raw)).tolist()
+    out = []
+    for (index, _), score in zip(ranked.order, scores, strict=True):
+        item = {"index": index, "score": score}
+        if req.return_text:
+            item["text"] = req.texts[index]
+        out.append(item)
+    request.state.note.update(documents=len(req.texts), tokens=ranked.tokens, cut_to_max_tokens=ranked.cut)
+    serving.metrics.observe_cut("max_tokens_per_doc", ranked.cut)
+    serving.metrics.observe_usage("/rerank", len(req.texts), ranked.tokens)
+    return JSONResponse(out, headers={"X-Compute-Tokens": str(ranked.tokens)})
