@@ -310,6 +310,7 @@ class PromptEncoder:
         instructions: Sequence[str] | str | None = None,
         *,
         truncate: bool = True,
+        first_index: int = 0,
     ) -> Encoded:
         """Token ids for each (query, document, instruction) pair.
 
@@ -318,6 +319,7 @@ class PromptEncoder:
             documents: The documents.
             instructions: None, one instruction for all, or one per pair. Defaults to None.
             truncate: Cut over-long pairs as the template says; False makes them a TruncationError naming the pair.
+            first_index: The first pair's index in the caller's request, for that name. Defaults to 0.
 
         Returns:
             Encoded ids and truncation flags, in input order.
@@ -338,8 +340,8 @@ class PromptEncoder:
         if not truncate and out.truncated.any():
             i = int(np.flatnonzero(out.truncated)[0])
             raise TruncationError(
-                f"pair {i} needs more than max_length={self.max_length} tokens ({self.template} template) "
-                "and truncate=False"
+                f"pair {first_index + i} needs more than max_length={self.max_length} tokens "
+                f"({self.template} template) and truncate=False"
             )
         return out
 

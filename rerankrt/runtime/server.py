@@ -64,12 +64,11 @@ import numpy as np
 from rerankrt import __version__
 from rerankrt._optional import require
 from rerankrt.prompt import SEED_SUFFIX, TASK_PROMPT, TruncationError, sigmoid
-from rerankrt.runtime.backends import BACKEND_OPTIONS, LIMIT_KEYS
 from rerankrt.runtime.backends.base import BackendError
+from rerankrt.runtime.batching import OverloadedError, SchedulerError
 from rerankrt.runtime.logs import configure_json_logging, request_id_var
 from rerankrt.runtime.metrics import ServerMetrics
-from rerankrt.runtime.reranker import SCHEDULER_OPTIONS, rank_results
-from rerankrt.runtime.scheduler import OverloadedError, SchedulerError
+from rerankrt.runtime.reranker import Reranker, rank_results
 
 require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named, not a bare error
 
@@ -86,17 +85,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _PARSE_INLINE_BYTES = 256 * 1024
 # What a workers config may pass to `Reranker.load`: scheduler knobs, backend limits and options, prompt cap.
-RERANKER_OPTIONS = tuple(
-    dict.fromkeys(
-        [
-            *(k for k in SCHEDULER_OPTIONS if k != "on_batch"),
-            *LIMIT_KEYS,
-            *(k for keys in BACKEND_OPTIONS.values() for k in keys),
-            "max_length",
-            "estimated_max",
-        ]
-    )
-)
+RERANKER_OPTIONS = tuple(sorted(Reranker.OPTIONS))
 
 
 # -- settings --------------------------------------------------------------------------------------------------------
@@ -1035,20 +1024,11 @@ def _predictions(score: float, raw_scores: bool) -> list[dict[str, Any]]:
 
 
 def _attach_batch_hook(reranker, metrics: ServerMetrics) -> None:
-    """Feed the batch histograms from the Reranker's ``on_batch`` hook, keeping any hook already set."""
-    holder = getattr(reranker, "scheduler", None) if hasattr(getattr(reranker, "scheduler", None), "on_batch") else None
-    holder = holder or reranker
-    previous = getattr(holder, "on_batch", None)
-
-    def on_batch(stats) -> None:
-        metrics.observe_batch(stats)
-        if callable(previous):
-            previous(stats)
-
-    try:
-        holder.on_batch = on_batch
-    except AttributeError:
-        logger.warning("the reranker takes no on_batch hook: batch histograms stay empty")
+    """Feed the batch histograms from the Reranker's batch listeners."""
+    if hasattr(reranker, "add_batch_listener"):
+        reranker.add_batch_listener(metrics.observe_batch)
+    else:
+        logger.warning("the reranker takes no batch listener: batch histograms stay empty")
 
 
 # -- running it ------------------------------------------------------------------------------------------------------
