@@ -1,5 +1,6 @@
 """Fake backends and encoders for the tests: rows, delays, gates and failures the tests control.
 
+- `write_torch_engine_dir`, `write_fake_trt_dir`: engine directories written the way the build writes them.
 - `FakeEncoder`: a pair is the code points of "query|document"; `RecordingEncoder` also logs and can hold calls.
 - `FakeBackend`: scores a row by `row_score` (a checksum of its real tokens), records every batch, can wait on a
   gate, sleep, or fail; `HostBackend` says it computes on the host CPU; `ProfiledBackend` has TensorRT-like
@@ -8,15 +9,22 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
-from rerankrt.prompt import Encoded, TruncationError
+from rerankrt.manifest import write_manifest
+from rerankrt.models import copy_tokenizer_files
+from rerankrt.prompt import Encoded, TruncationError, bundled_tokenizer_dir
 from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
 
 WAIT = 10.0  # seconds: an upper bound on every wait, so a broken scheduler fails a test instead of hanging it
+# The fake engine directories' prompt cap and limits.
+ENGINE_MAX_LENGTH = 256
+ENGINE_LIMITS = {"max_batch_size": 8, "max_seq_len": ENGINE_MAX_LENGTH, "max_num_tokens": 1024}
 
 
 class FakeEncoder:
@@ -181,3 +189,43 @@ class GatedBackend(Backend):
         assert self.gate.wait(WAIT)
         self.rows += len(lengths)
         return lengths.astype(np.float32)
+
+
+def write_torch_engine_dir(out: Path, checkpoint: Path) -> Path:
+    """An engine directory served by the torch backend (checkpoint inside it), written the way the build writes."""
+    shutil.copytree(checkpoint, out / "checkpoint")
+    copy_tokenizer_files(checkpoint, out / "tokenizer")
+    data = {
+        "backend": "torch",
+        "template": "seed",
+        "max_length": ENGINE_MAX_LENGTH,
+        "limits": dict(ENGINE_LIMITS),
+        "target": {"gpu": "cpu", "precision": "fp32"},
+        "model": {"source": "tiny-test-model"},
+        "token_ids": {"yes": 16, "no": 15, "pad": 151643},
+        "artifacts": {"checkpoint": "checkpoint"},
+    }
+    write_manifest(out, data)
+    return out
+
+
+def write_fake_trt_dir(tmp_path: Path, *, version="10.9.0.34", capability="9.0") -> Path:
+    """A TensorRT engine directory whose engine.plan is not a real engine: for the refusals before loading."""
+    (tmp_path / "tokenizer").mkdir()
+    copy_tokenizer_files(bundled_tokenizer_dir(), tmp_path / "tokenizer")
+    (tmp_path / "engine.plan").write_bytes(b"not a real engine")
+    write_manifest(
+        tmp_path,
+        {
+            "backend": "tensorrt",
+            "template": "seed",
+            "max_length": ENGINE_MAX_LENGTH,
+            "limits": dict(ENGINE_LIMITS),
+            "target": {"gpu": "h100", "precision": "fp8", "compute_capability": capability},
+            "model": {"source": "tiny"},
+            "token_ids": {},
+            "artifacts": {"engine": "engine.plan"},
+            "tensorrt": {"tensorrt_version": version, "compute_capability": [9, 0]},
+        },
+    )
+    return tmp_path
