@@ -20,7 +20,7 @@ from rerankrt.manifest import ManifestError, read_manifest
 from rerankrt.prompt import PromptEncoder, TruncationError, bundled_tokenizer_dir, normalize_mxbai, sigmoid
 from rerankrt.runtime import backends as backends_mod
 from rerankrt.runtime.backends import BackendUnavailableError
-from rerankrt.runtime.batching import DeadlineExceededError, SchedulerClosedError
+from rerankrt.runtime.batching import BatchStats, DeadlineExceededError, SchedulerClosedError
 from rerankrt.runtime.reranker import RankResult, Reranker, rank_results
 from tests.fakes import ENGINE_LIMITS as LIMITS
 from tests.fakes import ENGINE_MAX_LENGTH as MAX_LENGTH
@@ -361,7 +361,7 @@ def test_load_takes_the_builds_serving_budget(cpu_engine_dir):
 
 
 def test_options_are_what_a_config_file_may_pass():
-    assert Reranker.OPTIONS == {
+    assert {
         "max_batch_size",
         "max_num_tokens",
         "max_pending_pairs",
@@ -376,7 +376,7 @@ def test_options_are_what_a_config_file_may_pass():
         "model_dir",
         "max_length",
         "estimated_max",
-    }
+    } == Reranker.OPTIONS
     assert "on_batch" not in Reranker.OPTIONS  # a callable: never from a config file
 
 
