@@ -88,7 +88,7 @@ def scripted(encoder):
 
     def make(delay_s: float = 0.0, **options) -> tuple[Reranker, ScriptedBackend]:
         backend = ScriptedBackend(delay_s)
-        r = Reranker.from_backend(backend, encoder, **options)
+        r = Reranker(backend, encoder, **options)
         made.append(r)
         return r, backend
 

@@ -113,7 +113,7 @@ def test_full_queue_answers_429_instead_of_growing():
     encoder = PromptEncoder(bundled_tokenizer_dir(), template="seed", max_length=1024)
     limit = 32
     depth = []
-    served = Reranker.from_backend(
+    served = Reranker(
         ScriptedBackend(delay_s=0.02),
         encoder,
         max_pending_pairs=limit,
