@@ -216,12 +216,15 @@ class Reranker:
         Args:
             engine_dir: A directory written by `rerankrt build`.
             backend: "tensorrt", "onnxruntime" or "torch". Defaults to the manifest's backend.
-            **options: Scheduler options (see `Reranker`), backend options (see
-                `rerankrt.runtime.backends.load_backend`: threads, device, artifact, model_dir and the limits
-                max_batch_size, max_seq_len, max_num_tokens), ``max_length`` (at most the manifest's) and
-                ``estimated_max``.
+            **options: The names in `Reranker.OPTIONS`, routed into their dataclasses: `SchedulerConfig` fields,
+                the limits (`LimitOptions`: max_batch_size, max_seq_len, max_num_tokens, each at most the engine's),
+                the backend's own options (`OnnxOptions`, `TorchOptions`, `TensorRTOptions`: threads, artifact,
+                model_dir, device), ``max_length`` (at most the manifest's) and ``estimated_max``; and ``on_batch``,
+                a first batch listener.
 
         Raises:
+            TypeError: For an unknown option, naming it and listing the valid ones.
+            ValueError: For an option out of range, naming it.
             ManifestError: For a missing, malformed or tampered directory, or an engine that does not fit this GPU.
             BackendUnavailableError: When the backend cannot run here (e.g. a TensorRT engine without a GPU).
         """
