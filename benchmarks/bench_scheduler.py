@@ -67,7 +67,7 @@ class LookupEncoder:
         self.pad_id = pad_id
         self.max_length = self.max_sequence_length = max_length
 
-    def encode(self, queries, documents, instructions=None, *, truncate: bool = True):
+    def encode(self, queries, documents, instructions=None, *, truncate: bool = True, first_index: int = 0):
         from rerankrt.prompt import Encoded
 
         rows = [self.ids[int(d)] for d in documents]
@@ -133,7 +133,7 @@ def _naive_efficiency(keys: list[list[int]], lengths: np.ndarray, batch: int, *,
 
 
 def _closed_loop(keys, ids, pad_id, limits) -> dict[str, Any]:
-    from rerankrt.runtime.scheduler import Scheduler
+    from rerankrt.runtime.batching import Scheduler
 
     batches: list[Any] = []
     encoder = LookupEncoder(ids, pad_id, MAX_SEQ_LEN)
@@ -212,7 +212,7 @@ def _dist(values: np.ndarray) -> dict[str, float]:
 
 
 def _overhead(keys, ids, pad_id, limits) -> dict[str, Any]:
-    from rerankrt.runtime.scheduler import Scheduler
+    from rerankrt.runtime.batching import Scheduler
 
     gate = threading.Event()
     encoder = LookupEncoder(ids, pad_id, MAX_SEQ_LEN)

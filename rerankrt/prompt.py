@@ -344,6 +344,7 @@ class PromptEncoder:
         *,
         truncate: bool = True,
         max_tokens_per_doc: int | None = None,
+        first_index: int = 0,
     ) -> Encoded:
         """Token ids for each (query, document, instruction) pair.
 
@@ -355,6 +356,7 @@ class PromptEncoder:
             max_tokens_per_doc: Keep at most this many tokens of each document, counted as the pair tokenizes it (the
                 template's own cap still applies after it); the same tokenization builds the pair, so a document is
                 tokenized once. With ``truncate=False`` a longer document is a TruncationError. Defaults to None.
+            first_index: The first pair's index in the caller's request, for that name. Defaults to 0.
 
         Returns:
             Encoded ids, truncation and cut flags, in input order.
@@ -380,8 +382,8 @@ class PromptEncoder:
         if not truncate and out.truncated.any():
             i = int(np.flatnonzero(out.truncated)[0])
             raise TruncationError(
-                f"pair {i} needs more than max_length={self.max_length} tokens ({self.template} template) "
-                "and truncate=False"
+                f"pair {first_index + i} needs more than max_length={self.max_length} tokens "
+                f"({self.template} template) and truncate=False"
             )
         return out
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from rerankrt.calibration.dataset import Pair
 from rerankrt.prompt import Encoded, PromptEncoder, padded_batch
+from rerankrt.runtime.backends.base import attention_mask
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Batch:
 
     @property
     def attention_mask(self) -> np.ndarray:
-        return (np.arange(self.input_ids.shape[1])[None, :] < self.lengths[:, None]).astype(np.int64)
+        return attention_mask(self.lengths, self.input_ids.shape[1])
 
     @property
     def tokens(self) -> int:

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,28 +30,21 @@ from rerankrt.manifest import Manifest, read_manifest
 from rerankrt.prompt import ESTIMATED_MAX, PromptEncoder, normalize_mxbai, sigmoid
 from rerankrt.runtime.backends import load_backend
 from rerankrt.runtime.backends.base import Backend
-from rerankrt.runtime.scheduler import (
+from rerankrt.runtime.backends.options import LIMIT_NAMES
+from rerankrt.runtime.backends.options import OPTION_NAMES as BACKEND_OPTION_NAMES
+from rerankrt.runtime.batching import (
+    BatchListener,
     BatchStats,
     DeadlineExceededError,
     OverloadedError,
     RequestFuture,
     Scheduler,
+    SchedulerConfig,
     SchedulerStats,
     ScoreResult,
 )
+from rerankrt.runtime.batching.config import OPTION_NAMES as SCHEDULER_OPTION_NAMES
 
-SCHEDULER_OPTIONS = (
-    "max_batch_size",
-    "max_num_tokens",
-    "max_pending_pairs",
-    "pad_multiple",
-    "fill_ratio",
-    "tokenize_chunk",
-    "on_batch",
-    "batch_tokens",
-)
-# Limits the scheduler and the backend both take; `load` gives them to the backend, whose limits the scheduler reads.
-_SHARED_LIMITS = ("max_batch_size", "max_num_tokens")
 # TensorRT kernels prefer sequence lengths in multiples of 8; CPU backends gain nothing from extra padding.
 DEFAULT_PAD_MULTIPLE = {"tensorrt": 8}
 
@@ -150,6 +144,14 @@ def _deadline(timeout: float | None, deadline: float | None) -> float | None:
     return until if deadline is None else min(until, deadline)
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One validated call, shared by a sync method and its async twin: how to submit it, how to shape its result."""
+
+    submit: Callable[[], RequestFuture]
+    finish: Callable[[ScoreResult], Any]
+
+
 class Reranker:
     """Scores (query, document) pairs with an engine directory's model; thread-safe and asyncio-friendly.
 
@@ -162,8 +164,9 @@ class Reranker:
     the call raises DeadlineExceededError (a TimeoutError) and its unscored pairs are dropped. A full queue raises
     OverloadedError; a failed backend call raises BackendError to the requests in that batch only.
 
-    Construct with `Reranker.load` (an engine directory) or `Reranker.from_backend` (any backend and encoder).
-    Close it (or use ``with``) to stop the worker thread and release the engine.
+    Construct with `Reranker.load` (an engine directory) or ``Reranker(backend, encoder, ...)`` (any backend and
+    encoder: tests, demos, custom engines). Close it (or use ``with``) to stop the worker thread and release the
+    engine.
 
     Args:
         backend: Scores token-id batches. The Reranker owns it and closes it on `close`.
@@ -172,9 +175,17 @@ class Reranker:
         model_name: Model name for `info` and mxbai normalization. Defaults to the manifest's, else "unknown".
         estimated_max: The mxbai normalization's estimated maximum score. Defaults to 12.0 for "large" models, else
             9.0.
-        **scheduler_options: Passed to `Scheduler` (max_batch_size, max_num_tokens, max_pending_pairs, pad_multiple,
-            fill_ratio, tokenize_chunk, on_batch).
+        config: The scheduler's knobs. Defaults to `SchedulerConfig` built from `**scheduler_options`.
+        on_batch: A first batch listener (see `add_batch_listener`). Defaults to None.
+        **scheduler_options: `SchedulerConfig` fields (max_batch_size, max_num_tokens, max_pending_pairs,
+            pad_multiple, fill_ratio, tokenize_chunk, batch_tokens), when no `config` is given.
+
+    Attributes:
+        OPTIONS: The keyword options `Reranker.load` takes that a config file may hold (no callables): the scheduler
+            knobs, the backend limits and options, ``max_length`` and ``estimated_max``.
     """
+
+    OPTIONS = frozenset(SCHEDULER_OPTION_NAMES | LIMIT_NAMES | BACKEND_OPTION_NAMES | {"max_length", "estimated_max"})
 
     def __init__(
         self,
@@ -184,11 +195,10 @@ class Reranker:
         manifest: Manifest | None = None,
         model_name: str | None = None,
         estimated_max: float | None = None,
+        config: SchedulerConfig | None = None,
+        on_batch: BatchListener | None = None,
         **scheduler_options: Any,
     ) -> None:
-        unknown = sorted(set(scheduler_options) - set(SCHEDULER_OPTIONS))
-        if unknown:
-            raise TypeError(f"unknown option(s) {unknown}; the scheduler takes {list(SCHEDULER_OPTIONS)}")
         self.backend = backend
         self.encoder = encoder
         self.manifest = manifest
@@ -196,10 +206,7 @@ class Reranker:
         if estimated_max is None:
             estimated_max = ESTIMATED_MAX.get(self.model_name, 12.0 if "large" in self.model_name.lower() else 9.0)
         self.estimated_max = float(estimated_max)
-        # One on_batch hook fans out to every listener (`add_batch_listener`); an on_batch option is the first.
-        on_batch = scheduler_options.pop("on_batch", None)
-        self._batch_listeners: list[Callable[[BatchStats], None]] = [on_batch] if on_batch is not None else []
-        self._scheduler = Scheduler(backend, encoder, on_batch=self._on_batch, **scheduler_options)
+        self._scheduler = Scheduler(backend, encoder, config, on_batch=on_batch, **scheduler_options)
         self._closed = False
 
     # -- construction ----------------------------------------------------------------------------------------------
@@ -211,20 +218,28 @@ class Reranker:
         Args:
             engine_dir: A directory written by `rerankrt build`.
             backend: "tensorrt", "onnxruntime" or "torch". Defaults to the manifest's backend.
-            **options: Scheduler options (see `Reranker`), backend options (see
-                `rerankrt.runtime.backends.load_backend`: threads, device, artifact, model_dir and the limits
-                max_batch_size, max_seq_len, max_num_tokens), ``max_length`` (at most the manifest's) and
-                ``estimated_max``.
+            **options: The names in `Reranker.OPTIONS`, routed into their dataclasses: `SchedulerConfig` fields,
+                the limits (`LimitOptions`: max_batch_size, max_seq_len, max_num_tokens, each at most the engine's),
+                the backend's own options (`OnnxOptions`, `TorchOptions`, `TensorRTOptions`: threads, artifact,
+                model_dir, device), ``max_length`` (at most the manifest's) and ``estimated_max``; and ``on_batch``,
+                a first batch listener.
 
         Raises:
+            TypeError: For an unknown option, naming it and listing the valid ones.
+            ValueError: For an option out of range, naming it.
             ManifestError: For a missing, malformed or tampered directory, or an engine that does not fit this GPU.
             BackendUnavailableError: When the backend cannot run here (e.g. a TensorRT engine without a GPU).
         """
+        unknown = sorted(set(options) - cls.OPTIONS - {"on_batch"})
+        if unknown:
+            raise TypeError(f"unknown option(s) {unknown} for Reranker.load; it takes {sorted(cls.OPTIONS)}")
         manifest = read_manifest(engine_dir, verify=True)
         options = dict(options)
-        scheduler = {k: options.pop(k) for k in SCHEDULER_OPTIONS if k in options and k not in _SHARED_LIMITS}
+        on_batch = options.pop("on_batch", None)
         estimated_max = options.pop("estimated_max", None)
         max_length = options.pop("max_length", None)
+        # The limits both take go to the backend, whose limits the scheduler then reads.
+        scheduler = {k: options.pop(k) for k in SCHEDULER_OPTION_NAMES - LIMIT_NAMES if k in options}
         if max_length is not None and int(max_length) > manifest.max_length:
             raise ValueError(f"max_length={max_length} exceeds the engine's max_length={manifest.max_length}")
         # The backend first: a machine that cannot run the engine is told so before the tokenizer loads.
@@ -241,20 +256,73 @@ class Reranker:
             # The build's serving budget, unless the caller sets the token budget itself.
             if "max_num_tokens" not in options:
                 scheduler.setdefault("batch_tokens", (manifest.data.get("serving") or {}).get("batch_tokens"))
-            return cls(engine, encoder, manifest=manifest, estimated_max=estimated_max, **scheduler)
+            config = SchedulerConfig(**scheduler)
+            return cls(
+                engine, encoder, manifest=manifest, estimated_max=estimated_max, config=config, on_batch=on_batch
+            )
         except BaseException:
             engine.close()
             raise
 
-    @classmethod
-    def from_backend(cls, backend: Backend, encoder: PromptEncoder, **scheduler_options: Any) -> Reranker:
-        """A Reranker over any backend and encoder (tests, demos, custom engines); see `Reranker` for the options."""
-        return cls(backend, encoder, **scheduler_options)
+    def add_batch_listener(self, listener: BatchListener) -> None:
+        """Call `listener` with a `BatchStats` after every backend call, in the worker thread (metrics, tracing).
 
-    # -- scoring ---------------------------------------------------------------------------------------------------
+        Exceptions it raises are logged and ignored; several listeners run in the order they were added.
+        """
+        self._scheduler.add_batch_listener(listener)
 
-    def _submit(self, queries, documents, instructions, truncate: bool, deadline: float | None) -> RequestFuture:
-        return self._scheduler.submit(queries, documents, instructions, truncate=truncate, deadline=deadline)
+    # -- scoring: each public call is a thin shell over one `_Call`, run by `_run` (sync) or `_arun` (asyncio) ------
+
+    def _run(self, call: _Call):
+        return call.finish(self._scheduler.wait(call.submit()))
+
+    async def _arun(self, call: _Call):
+        """Tokenize in a worker thread (the submit) and await the scheduler without blocking the event loop."""
+        submitted = asyncio.get_running_loop().run_in_executor(None, call.submit)
+        try:
+            # Shielded: if this task is cancelled mid-tokenization, the request still gets cancelled once admitted.
+            future = await asyncio.shield(submitted)
+        except asyncio.CancelledError:
+            submitted.add_done_callback(lambda s: s.cancelled() or s.exception() or s.result().cancel())
+            raise
+        return call.finish(await self._scheduler.wait_async(future))
+
+    def _prepare(self, queries, documents, instructions, truncate, timeout, deadline, finish=None) -> _Call:
+        until = _deadline(timeout, deadline)
+        submit = partial(self._scheduler.submit, queries, documents, instructions, truncate=truncate, deadline=until)
+        return _Call(submit, finish or (lambda result: result))
+
+    def _prepare_score(self, query, documents, instruction, normalize, truncate, timeout, deadline) -> _Call:
+        self._check_normalize(normalize)
+        query, documents, instruction = self._request(query, documents, instruction)
+        finish = partial(self._normalized, normalize=normalize)
+        return self._prepare(query, documents, instruction, truncate, timeout, deadline, finish)
+
+    def _prepare_pairs(self, pairs, normalize, truncate, timeout, deadline) -> _Call:
+        self._check_normalize(normalize)
+        queries, documents, instructions = _pairs(pairs)
+        finish = partial(self._normalized, normalize=normalize)
+        return self._prepare(queries, documents, instructions, truncate, timeout, deadline, finish)
+
+    def _prepare_rank(
+        self, query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
+    ) -> _Call:
+        self._check_normalize(normalize)
+        query, documents, instruction = self._request(query, documents, instruction)
+        _check_top_k(top_k)
+
+        def finish(result: ScoreResult) -> list[RankResult]:
+            shown = self._normalize(result.scores, normalize)
+            return rank_results(result.scores, documents, top_k=top_k, return_documents=return_documents, shown=shown)
+
+        return self._prepare(query, documents, instruction, truncate, timeout, deadline, finish)
+
+    def _prepare_ids(self, ids, timeout, deadline) -> _Call:
+        submit = partial(self._scheduler.submit_ids, ids, deadline=_deadline(timeout, deadline))
+        return _Call(submit, lambda result: [float(x) for x in result.scores])
+
+    def _normalized(self, result: ScoreResult, *, normalize: Normalize) -> list[float]:
+        return self._normalize(result.scores, normalize)
 
     def _normalize(self, scores: np.ndarray, normalize: Normalize) -> list[float]:
         if normalize is None or normalize is False:
@@ -298,8 +366,7 @@ class Reranker:
             timeout: Seconds from now before DeadlineExceededError. Defaults to None.
             deadline: `time.monotonic()` time before DeadlineExceededError. Defaults to None.
         """
-        future = self._submit(queries, documents, instructions, truncate, _deadline(timeout, deadline))
-        return self._scheduler.wait(future)
+        return self._run(self._prepare(queries, documents, instructions, truncate, timeout, deadline))
 
     async def ascore_request(
         self,
@@ -312,16 +379,7 @@ class Reranker:
         deadline: float | None = None,
     ) -> ScoreResult:
         """`score_request` for asyncio: tokenizes in a worker thread and awaits the scheduler without blocking."""
-        loop = asyncio.get_running_loop()
-        deadline = _deadline(timeout, deadline)
-        submitted = loop.run_in_executor(None, self._submit, queries, documents, instructions, truncate, deadline)
-        try:
-            # Shielded: if this task is cancelled mid-tokenization, the request still gets cancelled once admitted.
-            future = await asyncio.shield(submitted)
-        except asyncio.CancelledError:
-            submitted.add_done_callback(lambda s: s.cancelled() or s.exception() or s.result().cancel())
-            raise
-        return await self._scheduler.wait_async(future)
+        return await self._arun(self._prepare(queries, documents, instructions, truncate, timeout, deadline))
 
     def score_ids(
         self, ids: Sequence[Sequence[int]], *, timeout: float | None = None, deadline: float | None = None
@@ -336,15 +394,13 @@ class Reranker:
         Returns:
             One raw score per prompt, in the input order.
         """
-        future = self._scheduler.submit_ids(ids, deadline=_deadline(timeout, deadline))
-        return [float(x) for x in self._scheduler.wait(future).scores]
+        return self._run(self._prepare_ids(ids, timeout, deadline))
 
     async def ascore_ids(
         self, ids: Sequence[Sequence[int]], *, timeout: float | None = None, deadline: float | None = None
     ) -> list[float]:
         """`score_ids` for asyncio; never blocks the event loop."""
-        future = self._scheduler.submit_ids(ids, deadline=_deadline(timeout, deadline))
-        return [float(x) for x in (await self._scheduler.wait_async(future)).scores]
+        return await self._arun(self._prepare_ids(ids, timeout, deadline))
 
     def score(
         self,
@@ -378,12 +434,7 @@ class Reranker:
             TruncationError: For an over-long pair with truncate=False.
             OverloadedError, DeadlineExceededError, BackendError: See the class docstring.
         """
-        self._check_normalize(normalize)
-        query, documents, instruction = self._request(query, documents, instruction)
-        result = self.score_request(
-            query, documents, instruction, truncate=truncate, timeout=timeout, deadline=deadline
-        )
-        return self._normalize(result.scores, normalize)
+        return self._run(self._prepare_score(query, documents, instruction, normalize, truncate, timeout, deadline))
 
     async def ascore(
         self,
@@ -397,12 +448,8 @@ class Reranker:
         deadline: float | None = None,
     ) -> list[float]:
         """`score` for asyncio; never blocks the event loop. Cancelling the task drops the request's pairs."""
-        self._check_normalize(normalize)
-        query, documents, instruction = self._request(query, documents, instruction)
-        result = await self.ascore_request(
-            query, documents, instruction, truncate=truncate, timeout=timeout, deadline=deadline
-        )
-        return self._normalize(result.scores, normalize)
+        call = self._prepare_score(query, documents, instruction, normalize, truncate, timeout, deadline)
+        return await self._arun(call)
 
     def score_pairs(
         self,
@@ -425,12 +472,7 @@ class Reranker:
         Returns:
             One score per pair, in the input order.
         """
-        self._check_normalize(normalize)
-        queries, documents, instructions = _pairs(pairs)
-        result = self.score_request(
-            queries, documents, instructions, truncate=truncate, timeout=timeout, deadline=deadline
-        )
-        return self._normalize(result.scores, normalize)
+        return self._run(self._prepare_pairs(pairs, normalize, truncate, timeout, deadline))
 
     async def ascore_pairs(
         self,
@@ -442,12 +484,7 @@ class Reranker:
         deadline: float | None = None,
     ) -> list[float]:
         """`score_pairs` for asyncio; never blocks the event loop."""
-        self._check_normalize(normalize)
-        queries, documents, instructions = _pairs(pairs)
-        result = await self.ascore_request(
-            queries, documents, instructions, truncate=truncate, timeout=timeout, deadline=deadline
-        )
-        return self._normalize(result.scores, normalize)
+        return await self._arun(self._prepare_pairs(pairs, normalize, truncate, timeout, deadline))
 
     def rank(
         self,
@@ -478,14 +515,11 @@ class Reranker:
         Returns:
             RankResults sorted by score, highest first; equal scores keep their input order.
         """
-        self._check_normalize(normalize)
-        query, documents, instruction = self._request(query, documents, instruction)
-        _check_top_k(top_k)
-        result = self.score_request(
-            query, documents, instruction, truncate=truncate, timeout=timeout, deadline=deadline
+        return self._run(
+            self._prepare_rank(
+                query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
+            )
         )
-        shown = self._normalize(result.scores, normalize)
-        return rank_results(result.scores, documents, top_k=top_k, return_documents=return_documents, shown=shown)
 
     async def arank(
         self,
@@ -501,27 +535,11 @@ class Reranker:
         deadline: float | None = None,
     ) -> list[RankResult]:
         """`rank` for asyncio; never blocks the event loop."""
-        self._check_normalize(normalize)
-        query, documents, instruction = self._request(query, documents, instruction)
-        _check_top_k(top_k)
-        result = await self.ascore_request(
-            query, documents, instruction, truncate=truncate, timeout=timeout, deadline=deadline
+        return await self._arun(
+            self._prepare_rank(
+                query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
+            )
         )
-        shown = self._normalize(result.scores, normalize)
-        return rank_results(result.scores, documents, top_k=top_k, return_documents=return_documents, shown=shown)
-
-    # -- batch listeners ---------------------------------------------------------------------------------------------
-
-    def add_batch_listener(self, fn: Callable[[BatchStats], None]) -> None:
-        """Call ``fn(BatchStats)`` in the worker thread after every backend call; its exceptions are logged, ignored."""
-        self._batch_listeners.append(fn)
-
-    def _on_batch(self, stats: BatchStats) -> None:
-        for fn in list(self._batch_listeners):
-            try:
-                fn(stats)
-            except Exception:  # noqa: BLE001 - a listener must not stop the others or the worker
-                logger.exception("batch listener %r raised; ignored", fn)
 
     # -- status ----------------------------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from rerankrt._optional import require
 from rerankrt.prompt import TruncationError
 from rerankrt.runtime.backends.base import BackendError
-from rerankrt.runtime.scheduler import OverloadedError, SchedulerError
+from rerankrt.runtime.batching import OverloadedError, SchedulerError
 from rerankrt.server.settings import ServerSettings
 
 require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named, not a bare error

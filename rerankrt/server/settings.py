@@ -17,20 +17,9 @@ def _reranker_options() -> tuple[str, ...]:
 
     The runtime owns the list; this is the one place the server reads it.
     """
-    from rerankrt.runtime.backends import BACKEND_OPTIONS, LIMIT_KEYS
-    from rerankrt.runtime.reranker import SCHEDULER_OPTIONS
+    from rerankrt.runtime.reranker import Reranker
 
-    return tuple(
-        dict.fromkeys(
-            [
-                *(k for k in SCHEDULER_OPTIONS if k != "on_batch"),
-                *LIMIT_KEYS,
-                *(k for keys in BACKEND_OPTIONS.values() for k in keys),
-                "max_length",
-                "estimated_max",
-            ]
-        )
-    )
+    return tuple(sorted(Reranker.OPTIONS))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,20 +9,21 @@ process at worst.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from rerankrt._optional import available
 from rerankrt.manifest import BACKENDS, Manifest, ManifestError
-from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
+from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, attention_mask, check_batch
+from rerankrt.runtime.backends.options import (
+    LimitOptions,
+    OnnxOptions,
+    TensorRTOptions,
+    TorchOptions,
+    options_from,
+)
 
-LIMIT_KEYS = ("max_batch_size", "max_seq_len", "max_num_tokens")
-# Options each backend takes besides the limits; anything else is a typo and refused.
-BACKEND_OPTIONS = {
-    "onnxruntime": ("threads", "artifact"),
-    "tensorrt": ("device",),
-    "torch": ("threads", "model_dir"),
-}
 CPU_HINT = 'pass backend="onnxruntime" to serve this directory\'s model.onnx on the CPU instead'
 
 
@@ -100,19 +101,16 @@ def check_engine_fits(manifest: Manifest, device: int = 0) -> None:
         )
 
 
-def _limits(manifest: Manifest, options: dict[str, Any]) -> dict[str, int]:
+def _engine_limits(manifest: Manifest) -> BackendLimits:
     limits = dict(manifest.limits)
-    missing = [k for k in LIMIT_KEYS if k not in limits]
+    missing = [k for k in ("max_batch_size", "max_seq_len", "max_num_tokens") if k not in limits]
     if missing:
         raise ManifestError(f"{manifest.path}: manifest limits lack {missing}")
-    for key in LIMIT_KEYS:
-        value = options.pop(key, None)
-        if value is None:
-            continue
-        if int(value) < 1 or int(value) > limits[key]:
-            raise ValueError(f"{key}={value} must lie in [1, {limits[key]}] (the engine's limit)")
-        limits[key] = int(value)
-    return {k: limits[k] for k in LIMIT_KEYS}
+    return BackendLimits(
+        max_batch_size=int(limits["max_batch_size"]),
+        max_seq_len=int(limits["max_seq_len"]),
+        max_num_tokens=int(limits["max_num_tokens"]),
+    )
 
 
 def load_backend(manifest: Manifest, name: str | None = None, **options: Any) -> Backend:
@@ -137,40 +135,34 @@ def load_backend(manifest: Manifest, name: str | None = None, **options: Any) ->
     name = name or manifest.backend
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
-    options = dict(options)
-    limits = _limits(manifest, options)
-    unknown = sorted(set(options) - set(BACKEND_OPTIONS[name]))
-    if unknown:
-        raise TypeError(
-            f"unknown option(s) {unknown} for the {name} backend; it takes {list(LIMIT_KEYS + BACKEND_OPTIONS[name])}"
-        )
-
-    if name == "tensorrt":
-        device = int(options.get("device", 0))
+    asked, opts = options_from(name, options)
+    limits = dataclasses.asdict(asked.within(_engine_limits(manifest)))
+    if isinstance(opts, TensorRTOptions):
         engine = manifest.artifact("engine")
         if engine is None or not engine.is_file():
             raise ManifestError(
                 f"{manifest.path} has no TensorRT engine (it was built without TensorRT, e.g. --onnx-only or on a "
                 f"machine without a GPU); {CPU_HINT}, or rebuild it on the target GPU"
             )
-        check_engine_fits(manifest, device)
+        check_engine_fits(manifest, opts.device)
         from rerankrt.runtime.backends.tensorrt import TensorRTBackend
 
-        return TensorRTBackend(engine, **limits, device=device, precision=manifest.precision)
+        return TensorRTBackend(engine, **limits, device=opts.device, precision=manifest.precision)
 
-    if name == "onnxruntime":
+    if isinstance(opts, OnnxOptions):
         if not available("onnxruntime"):
             raise BackendUnavailableError("the onnxruntime backend needs onnxruntime: pip install 'rerankrt[cpu]'")
-        key = options.get("artifact", "onnx")
-        graph = manifest.artifact(key)
+        graph = manifest.artifact(opts.artifact)
         if graph is None or not graph.is_file():
             have = sorted((manifest.data.get("artifacts") or {}).keys())
-            raise ManifestError(f"{manifest.path} has no {key!r} artifact to serve with onnxruntime (it has {have})")
+            raise ManifestError(
+                f"{manifest.path} has no {opts.artifact!r} artifact to serve with onnxruntime (it has {have})"
+            )
         from rerankrt.runtime.backends.onnx import OnnxBackend
 
-        return OnnxBackend(graph, **limits, threads=options.get("threads"))
+        return OnnxBackend(graph, **limits, threads=opts.threads)
 
-    model_dir = options.get("model_dir") or manifest.artifact("checkpoint")
+    model_dir = opts.model_dir or manifest.artifact("checkpoint")
     if model_dir is None or not Path(model_dir).is_dir():
         raise ManifestError(
             f"{manifest.path} has no classifier checkpoint for the torch backend; pass model_dir=<checkpoint folder> "
@@ -180,7 +172,7 @@ def load_backend(manifest: Manifest, name: str | None = None, **options: Any) ->
         raise BackendUnavailableError("the torch backend needs torch and transformers: pip install 'rerankrt[build]'")
     from rerankrt.runtime.backends.torch import TorchBackend
 
-    return TorchBackend(model_dir, **limits, threads=options.get("threads"))
+    return TorchBackend(model_dir, **limits, threads=opts.threads)
 
 
 __all__ = [
@@ -188,6 +180,11 @@ __all__ = [
     "BackendError",
     "BackendLimits",
     "BackendUnavailableError",
+    "LimitOptions",
+    "OnnxOptions",
+    "TensorRTOptions",
+    "TorchOptions",
+    "attention_mask",
     "check_batch",
     "check_engine_fits",
     "engine_requirements",

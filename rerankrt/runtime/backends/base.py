@@ -81,6 +81,11 @@ class Backend(abc.ABC):
         """Release engine memory. Defaults to nothing."""
 
 
+def attention_mask(lengths: np.ndarray, seq_len: int) -> np.ndarray:
+    """Row lengths int [batch] -> the int64 [batch, seq_len] attention mask of right-padded rows (1 = real token)."""
+    return (np.arange(seq_len)[None, :] < np.asarray(lengths)[:, None]).astype(np.int64)
+
+
 def check_batch(input_ids: np.ndarray, lengths: np.ndarray, limits: BackendLimits) -> None:
     """Validate a batch against the interface contract and `limits`; raise ValueError naming what is wrong."""
     if input_ids.ndim != 2:

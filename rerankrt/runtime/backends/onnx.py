@@ -21,7 +21,7 @@ import numpy as np
 
 from rerankrt._optional import require
 from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
-from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
+from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, attention_mask, check_batch
 
 FP8_TYPES = ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ")
 
@@ -131,7 +131,7 @@ class OnnxBackend(Backend):
         input_ids = np.ascontiguousarray(input_ids, dtype=np.int64)
         lengths = np.asarray(lengths, dtype=np.int64)
         check_batch(input_ids, lengths, self._limits)
-        mask = (np.arange(input_ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64)
+        mask = attention_mask(lengths, input_ids.shape[1])
         try:
             (scores,) = self.session.run([ONNX_OUTPUT], {ONNX_INPUTS[0]: input_ids, ONNX_INPUTS[1]: mask})
         except Exception as exc:  # noqa: BLE001 - any onnxruntime failure is this batch's failure

@@ -19,7 +19,7 @@ import numpy as np
 from rerankrt._optional import require
 from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
 from rerankrt.runtime import cuda
-from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
+from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, attention_mask, check_batch
 
 _IDS, _MASK = ONNX_INPUTS
 
@@ -199,7 +199,7 @@ class TensorRTBackend(Backend):
             raise ValueError("input_ids do not fit the engine's int32 input")
         np.copyto(ids, input_ids, casting="unsafe")
         mask = self._host[_MASK].array[:n].reshape(batch, seq)
-        np.copyto(mask, np.arange(seq)[None, :] < np.asarray(lengths)[:, None], casting="unsafe")
+        np.copyto(mask, attention_mask(lengths, seq), casting="unsafe")
         stream = self._stream
         try:
             # The current device is per thread, and the scheduler's worker is not the thread that built us.

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from rerankrt._optional import require
-from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
+from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, attention_mask, check_batch
 
 
 class TorchBackend(Backend):
@@ -58,7 +58,7 @@ class TorchBackend(Backend):
         torch = self._torch
         ids = torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64))
         n = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64))
-        mask = (torch.arange(ids.shape[1])[None, :] < n[:, None]).long()
+        mask = torch.from_numpy(attention_mask(lengths, ids.shape[1]))
         try:
             with torch.inference_mode():
                 hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state

@@ -1,4 +1,4 @@
-"""The Reranker API on a tiny torch model: batch invariance, inputs, ranking, loading, async behaviour.
+"""The Reranker API on a tiny torch model: batch invariance, inputs, ranking, loading, options, async behaviour.
 
 Batch invariance is the property the scheduler relies on: a pair's score must not depend on which other pairs share
 its batch, how they are ordered, or how the batch is padded; checked against the pair scored alone.
@@ -8,32 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import sys
-import threading
 import time
-import types
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rerankrt.manifest import ManifestError, read_manifest, write_manifest
-from rerankrt.models import copy_tokenizer_files
+from rerankrt.manifest import ManifestError, read_manifest
 from rerankrt.prompt import PromptEncoder, TruncationError, bundled_tokenizer_dir, normalize_mxbai, sigmoid
 from rerankrt.runtime import backends as backends_mod
-from rerankrt.runtime.backends import BackendUnavailableError, check_engine_fits, load_backend
-from rerankrt.runtime.backends.base import Backend, BackendLimits
+from rerankrt.runtime.backends import BackendUnavailableError
+from rerankrt.runtime.batching import BatchStats, DeadlineExceededError, SchedulerClosedError
 from rerankrt.runtime.reranker import RankResult, Reranker, rank_results
-from rerankrt.runtime.scheduler import DeadlineExceededError, SchedulerClosedError
+from tests.fakes import ENGINE_LIMITS as LIMITS
+from tests.fakes import ENGINE_MAX_LENGTH as MAX_LENGTH
+from tests.fakes import WAIT, GatedBackend, write_fake_trt_dir
 
-MAX_LENGTH = 256
-LIMITS = {"max_batch_size": 8, "max_seq_len": MAX_LENGTH, "max_num_tokens": 1024}
 TOL = 1e-5  # float32 backends: a pair's score alone vs in any batch
-WAIT = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +56,7 @@ def reference(tiny_classifier_dir, encoder):
 def reranker(tiny_classifier_dir, encoder):
     from rerankrt.runtime.backends.torch import TorchBackend
 
-    with Reranker.from_backend(TorchBackend(tiny_classifier_dir, **LIMITS), encoder) as r:
+    with Reranker(TorchBackend(tiny_classifier_dir, **LIMITS), encoder) as r:
         yield r
 
 
@@ -73,7 +66,7 @@ def padded_reranker(tiny_classifier_dir, encoder):
     from rerankrt.runtime.backends.torch import TorchBackend
 
     backend = TorchBackend(tiny_classifier_dir, **LIMITS)
-    with Reranker.from_backend(backend, encoder, pad_multiple=16, tokenize_chunk=3) as r:
+    with Reranker(backend, encoder, pad_multiple=16, tokenize_chunk=3) as r:
         yield r
 
 
@@ -228,31 +221,10 @@ def test_info_health_stats(reranker):
 # -- async behaviour, deadlines, closing (a gated fake backend) ------------------------------------------------------
 
 
-class GatedBackend(Backend):
-    """Returns the row length as the score once the test opens the gate."""
-
-    name = "gated"
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.started = threading.Event()
-        self.rows = 0
-
-    @property
-    def limits(self) -> BackendLimits:
-        return BackendLimits(max_batch_size=2, max_seq_len=MAX_LENGTH, max_num_tokens=4096)
-
-    def score(self, input_ids, lengths):
-        self.started.set()
-        assert self.gate.wait(WAIT)
-        self.rows += len(lengths)
-        return lengths.astype(np.float32)
-
-
 @pytest.fixture
 def gated(encoder):
     backend = GatedBackend()
-    r = Reranker.from_backend(backend, encoder)
+    r = Reranker(backend, encoder)
     yield r, backend
     backend.gate.set()
     r.close()
@@ -316,7 +288,7 @@ def test_timeouts_sync_and_async(gated):
 def test_close_stops_the_worker_and_refuses_calls(encoder):
     backend = GatedBackend()
     backend.gate.set()
-    with Reranker.from_backend(backend, encoder) as reranker:
+    with Reranker(backend, encoder) as reranker:
         assert len(reranker.score("q", ["a"])) == 1
     assert not reranker.scheduler.stats().worker_alive
     with pytest.raises(SchedulerClosedError):
@@ -326,27 +298,6 @@ def test_close_stops_the_worker_and_refuses_calls(encoder):
 
 
 # -- loading engine directories --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def torch_engine(tmp_path_factory, tiny_classifier_dir) -> Path:
-    """An engine directory served by the torch backend (checkpoint inside it), written the way the build writes."""
-    out = tmp_path_factory.mktemp("torch_engine")
-    checkpoint = tiny_classifier_dir
-    shutil.copytree(checkpoint, out / "checkpoint")
-    copy_tokenizer_files(checkpoint, out / "tokenizer")
-    data = {
-        "backend": "torch",
-        "template": "seed",
-        "max_length": MAX_LENGTH,
-        "limits": dict(LIMITS),
-        "target": {"gpu": "cpu", "precision": "fp32"},
-        "model": {"source": "tiny-test-model"},
-        "token_ids": {"yes": 16, "no": 15, "pad": 151643},
-        "artifacts": {"checkpoint": "checkpoint"},
-    }
-    write_manifest(out, data)
-    return out
 
 
 def test_load_reads_the_manifest_and_serves(torch_engine, reference):
@@ -362,76 +313,14 @@ def test_load_reads_the_manifest_and_serves(torch_engine, reference):
         Reranker.load(engine, max_length=MAX_LENGTH + 1)
 
 
-def fake_trt_dir(tmp_path: Path, *, version="10.9.0.34", capability="9.0") -> Path:
-    (tmp_path / "tokenizer").mkdir()
-    copy_tokenizer_files(bundled_tokenizer_dir(), tmp_path / "tokenizer")
-    (tmp_path / "engine.plan").write_bytes(b"not a real engine")
-    write_manifest(
-        tmp_path,
-        {
-            "backend": "tensorrt",
-            "template": "seed",
-            "max_length": MAX_LENGTH,
-            "limits": dict(LIMITS),
-            "target": {"gpu": "h100", "precision": "fp8", "compute_capability": capability},
-            "model": {"source": "tiny"},
-            "token_ids": {},
-            "artifacts": {"engine": "engine.plan"},
-            "tensorrt": {"tensorrt_version": version, "compute_capability": [9, 0]},
-        },
-    )
-    return tmp_path
-
-
 @pytest.mark.skipif(backends_mod.available("tensorrt"), reason="TensorRT is installed here")
 def test_tensorrt_engine_without_tensorrt_names_what_is_missing(tmp_path):
-    engine = fake_trt_dir(tmp_path)
+    engine = write_fake_trt_dir(tmp_path)
     with pytest.raises(BackendUnavailableError, match="'tensorrt' package is not installed") as info:
         Reranker.load(engine)
     assert 'backend="onnxruntime"' in str(info.value)
     with pytest.raises(ManifestError, match="no 'onnx' artifact"):
         Reranker.load(engine, backend="onnxruntime")
-
-
-def test_engine_that_does_not_fit_this_gpu_is_refused(tmp_path, monkeypatch):
-    """TensorRT and a GPU are simulated; a version or compute capability mismatch is refused before loading."""
-    from rerankrt.runtime import cuda
-
-    manifest = read_manifest(fake_trt_dir(tmp_path))
-    monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(__version__="10.9.0.34"))
-    monkeypatch.setattr(backends_mod, "available", lambda name: True)
-    monkeypatch.setattr(cuda, "cuda_status", lambda device=0: (True, "1 CUDA device(s)"))
-    monkeypatch.setattr(cuda, "compute_capability", lambda device=0: (8, 9))
-    monkeypatch.setattr(cuda, "device_name", lambda device=0: "NVIDIA L4")
-    with pytest.raises(ManifestError, match=r"compute capability 9\.0 .* is 8\.9"):
-        check_engine_fits(manifest)
-    monkeypatch.setattr(cuda, "compute_capability", lambda device=0: (9, 0))
-    check_engine_fits(manifest)  # fits
-    monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(__version__="10.13.0"))
-    with pytest.raises(ManifestError, match=r"TensorRT 10\.9\.0\.34 .* TensorRT 10\.13\.0"):
-        check_engine_fits(manifest)
-    monkeypatch.setattr(cuda, "cuda_status", lambda device=0: (False, "no CUDA device: cudaErrorNoDevice"))
-    with pytest.raises(BackendUnavailableError, match="no usable CUDA GPU"):
-        check_engine_fits(manifest)
-
-
-def test_load_refuses_a_tampered_directory(tmp_path):
-    engine = fake_trt_dir(tmp_path)
-    with open(engine / "engine.plan", "ab") as f:
-        f.write(b" ")
-    with pytest.raises(ManifestError, match="engine.plan does not match its sha256"):
-        Reranker.load(engine)
-
-
-def test_load_backend_refuses_bad_names_options_and_limits(torch_engine):
-    manifest = read_manifest(torch_engine)
-    with pytest.raises(ValueError, match="backend must be one of"):
-        load_backend(manifest, "jax")
-    with pytest.raises(TypeError, match="unknown option"):
-        load_backend(manifest, device=1)
-    with pytest.raises(ValueError, match="max_num_tokens"):
-        load_backend(manifest, max_num_tokens=LIMITS["max_num_tokens"] + 1)
-    assert load_backend(manifest, max_batch_size=2).limits.max_batch_size == 2
 
 
 def test_cpu_engine_directory_matches_the_torch_reference(cpu_engine_dir, tiny_classifier_dir):
@@ -466,3 +355,73 @@ def test_load_takes_the_builds_serving_budget(cpu_engine_dir):
         assert reranker.scheduler.batch_tokens == budget
     with Reranker.load(cpu_engine_dir, max_num_tokens=4096) as reranker:  # an explicit budget wins
         assert reranker.scheduler.batch_tokens == reranker.scheduler.max_num_tokens == 4096
+
+
+# -- options and batch listeners -------------------------------------------------------------------------------------
+
+
+def test_options_are_what_a_config_file_may_pass():
+    assert {
+        "max_batch_size",
+        "max_num_tokens",
+        "max_pending_pairs",
+        "pad_multiple",
+        "fill_ratio",
+        "tokenize_chunk",
+        "batch_tokens",
+        "max_seq_len",
+        "threads",
+        "artifact",
+        "device",
+        "model_dir",
+        "max_length",
+        "estimated_max",
+    } == Reranker.OPTIONS
+    assert "on_batch" not in Reranker.OPTIONS  # a callable: never from a config file
+
+
+def test_load_routes_options_and_names_unknown_ones(torch_engine):
+    seen: list[BatchStats] = []
+    with Reranker.load(
+        torch_engine, max_batch_size=2, max_seq_len=200, pad_multiple=4, max_length=128, on_batch=seen.append
+    ) as reranker:
+        assert reranker.backend.limits.max_batch_size == 2 and reranker.backend.limits.max_seq_len == 200
+        assert reranker.scheduler.config.pad_multiple == 4 and reranker.encoder.max_length == 128
+        reranker.score("q", ["a", "b", "c"])
+    assert sum(s.rows for s in seen) == 3 and all(s.seq_len % 4 == 0 or s.seq_len == 200 for s in seen)
+    with pytest.raises(TypeError, match=r"\['thread'\] for Reranker.load; it takes \[.*'threads'"):
+        Reranker.load(torch_engine, thread=2)
+    with pytest.raises(TypeError, match=r"\['device'\] for the torch backend"):
+        Reranker.load(torch_engine, device=1)
+    with pytest.raises(ValueError, match="SchedulerConfig.fill_ratio"):
+        Reranker.load(torch_engine, fill_ratio=2.0)
+
+
+def test_batch_listeners_all_hear_every_batch_and_a_failing_one_is_ignored(encoder):
+    backend = GatedBackend()
+    backend.gate.set()
+    first: list[BatchStats] = []
+    second: list[BatchStats] = []
+
+    def broken(stats: BatchStats) -> None:
+        raise RuntimeError("metrics are down")
+
+    with Reranker(backend, encoder, on_batch=first.append) as reranker:
+        reranker.add_batch_listener(broken)
+        reranker.add_batch_listener(second.append)
+        for _ in range(2):
+            assert len(reranker.score("q", ["a", "b"])) == 2
+        assert reranker.health()["ok"] is True
+    assert [s.index for s in first] == [s.index for s in second] == [1, 2]
+    assert all(s.rows == 2 and s.error is None for s in second)
+
+
+def test_construction_takes_a_scheduler_config_or_its_fields(encoder):
+    from rerankrt.runtime.batching import SchedulerConfig
+
+    backend = GatedBackend()
+    backend.gate.set()
+    with Reranker(backend, encoder, config=SchedulerConfig(max_pending_pairs=7)) as reranker:
+        assert reranker.info()["limits"]["max_pending_pairs"] == 7
+    with pytest.raises(TypeError, match=r"unknown scheduler option\(s\) \['max_pending'\]"):
+        Reranker(GatedBackend(), encoder, max_pending=7)

@@ -1,4 +1,5 @@
-"""The in-flight batching scheduler, with fake backends whose delays, gates and failures the tests control.
+"""The in-flight batching scheduler, with fake backends (tests/fakes.py) whose delays, gates and failures the tests
+control.
 
 Each behaviour test would fail without the behaviour: FIFO over pairs fails the fairness test, pending pairs that
 outlive a cancel or a deadline show up in later batches, a worker death without failing its requests hangs the
@@ -17,108 +18,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rerankrt.prompt import Encoded, TruncationError
-from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
-from rerankrt.runtime.scheduler import (
-    _LIVENESS_POLL_S,
-    _URGENT_IN_A_ROW,
+from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits
+from rerankrt.runtime.batching import (
     BatchStats,
     DeadlineExceededError,
     OverloadedError,
     Scheduler,
     SchedulerClosedError,
+    TurnLock,
     WorkerDiedError,
-    _TurnLock,
 )
-
-WAIT = 10.0  # seconds: an upper bound on every wait, so a broken scheduler fails a test instead of hanging it
-
-
-class FakeEncoder:
-    """Pair -> the code points of "query|document" (capped at max_length); lengths are whatever the test writes."""
-
-    template = "fake"
-    pad_id = 0
-
-    def __init__(self, max_length: int = 64, delay: float = 0.0) -> None:
-        self.max_length = self.max_sequence_length = max_length
-        self.delay = delay
-        self.calls = 0
-
-    def encode(self, queries, documents, instructions=None, *, truncate=True) -> Encoded:
-        self.calls += 1
-        if self.delay:
-            time.sleep(self.delay)
-        queries = [queries] * len(documents) if isinstance(queries, str) else list(queries)
-        ids, cut = [], []
-        for q, d in zip(queries, documents, strict=True):
-            if not isinstance(d, str):
-                raise TypeError("documents must be str")
-            row = np.array([ord(c) for c in f"{q}|{d}"], dtype=np.int64)
-            cut.append(len(row) > self.max_length)
-            ids.append(row[: self.max_length])
-        return Encoded(ids, np.array(cut, dtype=bool))
-
-
-def row_score(ids: np.ndarray) -> float:
-    """What FakeBackend returns for one row: a checksum of its real tokens, so a score depends on its row only."""
-    ids = np.asarray(ids, dtype=np.int64)
-    return float((ids * np.arange(1, len(ids) + 1)).sum() % 100_003) / 1000.0
-
-
-def decode(ids: np.ndarray, length: int) -> str:
-    return "".join(chr(int(c)) for c in ids[:length])
-
-
-class FakeBackend(Backend):
-    """Scores rows with `row_score`; records every batch; can wait on a gate, sleep, or fail on chosen rows."""
-
-    name = "fake"
-
-    def __init__(
-        self,
-        max_batch_size: int = 8,
-        max_seq_len: int = 64,
-        max_num_tokens: int = 256,
-        *,
-        delay: float = 0.0,
-        gated: bool = False,
-        fail_on: str | None = None,
-        fail_with: BaseException | None = None,
-    ) -> None:
-        self._limits = BackendLimits(
-            max_batch_size=max_batch_size, max_seq_len=max_seq_len, max_num_tokens=max_num_tokens
-        )
-        self.delay = delay
-        self.gate = threading.Semaphore(0) if gated else None
-        self.fail_on = fail_on
-        self.fail_with = fail_with or BackendError("fake backend failure")
-        self.batches: list[list[str]] = []  # decoded rows of each batch, in call order
-        self.shapes: list[tuple[int, int]] = []
-        self.started = threading.Event()
-        self.lock = threading.Lock()
-
-    @property
-    def limits(self) -> BackendLimits:
-        return self._limits
-
-    def release(self, n: int = 1) -> None:
-        for _ in range(n):
-            self.gate.release()
-
-    def score(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        check_batch(input_ids, lengths, self._limits)
-        rows = [decode(r, n) for r, n in zip(input_ids, lengths, strict=True)]
-        with self.lock:
-            self.batches.append(rows)
-            self.shapes.append(input_ids.shape)
-        self.started.set()
-        if self.gate is not None:
-            assert self.gate.acquire(timeout=WAIT), "test never released the gate"
-        if self.delay:
-            time.sleep(self.delay)
-        if self.fail_on is not None and any(self.fail_on in r for r in rows):
-            raise self.fail_with
-        return np.array([row_score(r[:n]) for r, n in zip(input_ids, lengths, strict=True)], dtype=np.float32)
+from rerankrt.runtime.batching.policy import URGENT_IN_A_ROW as _URGENT_IN_A_ROW
+from rerankrt.runtime.batching.scheduler import _LIVENESS_POLL_S
+from tests.fakes import (
+    WAIT,
+    FakeBackend,
+    FakeEncoder,
+    HostBackend,
+    ProfiledBackend,
+    RecordingEncoder,
+    row_score,
+)
 
 
 def expected(query: str, documents: list[str], max_length: int = 64) -> np.ndarray:
@@ -291,7 +211,7 @@ def test_tokenizing_overlaps_running(make):
     encoder = FakeEncoder(64, delay=0.02)
     sched = make(backend, encoder=encoder, tokenize_chunk=4)
     first_batch_at: list[float] = []
-    sched.on_batch = lambda stats: first_batch_at.append(time.monotonic())
+    sched.add_batch_listener(lambda stats: first_batch_at.append(time.monotonic()))
     fut = sched.submit("q", docs("d", 60))
     submitted_at = time.monotonic()
     assert encoder.calls == 15
@@ -382,44 +302,6 @@ def test_a_small_request_padded_by_at_most_two_rows_runs_in_one_batch(make_recor
 # -- the host CPU: tokenizing and batches take turns -----------------------------------------------------------------
 
 
-class HostBackend(FakeBackend):
-    """A FakeBackend that says it computes on the host CPU, and records when each call runs."""
-
-    runs_on_host = True
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.spans: list[tuple[float, float]] = []
-
-    def score(self, input_ids, lengths):
-        start = time.monotonic()
-        try:
-            return super().score(input_ids, lengths)
-        finally:
-            self.spans.append((start, time.monotonic()))
-
-
-class RecordingEncoder(FakeEncoder):
-    """A FakeEncoder that records each call (query, start, end) and can hold the calls of chosen queries."""
-
-    def __init__(self, max_length: int = 64, delay: float = 0.0, hold: dict[str, threading.Semaphore] | None = None):
-        super().__init__(max_length, delay)
-        self.hold = hold or {}
-        self.log: list[tuple[str, float, float]] = []
-        self.entered: list[str] = []
-
-    def encode(self, queries, documents, instructions=None, *, truncate=True):
-        query = queries if isinstance(queries, str) else queries[0]
-        self.entered.append(query)
-        start = time.monotonic()
-        if query in self.hold:
-            assert self.hold[query].acquire(timeout=WAIT), "test never released the encoder"
-        try:
-            return super().encode(queries, documents, instructions, truncate=truncate)
-        finally:
-            self.log.append((query, start, time.monotonic()))
-
-
 def test_tokenizing_and_host_batches_never_overlap(make):
     backend = HostBackend(max_batch_size=4, max_num_tokens=256, delay=0.005)
     encoder = RecordingEncoder(64, delay=0.005)
@@ -484,7 +366,7 @@ def test_a_deadline_ends_the_wait_for_the_cpu(make):
 
 
 def test_turns_go_to_urgent_askers_first_then_in_order():
-    lock = _TurnLock()
+    lock = TurnLock()
     assert lock.acquire()
     assert not lock.acquire(timeout=0.01)  # a waiter that gives up leaves no trace
     order: list[str] = []
@@ -514,7 +396,7 @@ def test_turns_go_to_urgent_askers_first_then_in_order():
 
 
 def test_urgent_askers_pass_a_waiting_regular_one_only_so_many_times_in_a_row():
-    lock = _TurnLock(urgent_in_a_row=2)
+    lock = TurnLock(urgent_in_a_row=2)
     assert lock.acquire()
     order: list[str] = []
 
@@ -695,7 +577,7 @@ def test_a_failing_on_batch_hook_does_not_stop_the_worker(make):
     def hook(stats: BatchStats) -> None:
         raise RuntimeError("metrics are down")
 
-    sched.on_batch = hook
+    sched.add_batch_listener(hook)
     for _ in range(3):
         assert sched.wait(sched.submit("q", ["a"]), timeout=WAIT).scores.shape == (1,)
     sched.health()
@@ -777,8 +659,8 @@ def test_a_draining_close_serves_requests_waiting_for_the_cpu(make):
 
 def test_a_request_that_cannot_be_queued_gives_back_its_places(make):
     class WrongFlags(FakeEncoder):
-        def encode(self, queries, documents, instructions=None, *, truncate=True):
-            out = super().encode(queries, documents, instructions, truncate=truncate)
+        def encode(self, queries, documents, instructions=None, *, truncate=True, first_index=0):
+            out = super().encode(queries, documents, instructions, truncate=truncate, first_index=first_index)
             return Encoded(out.ids, out.truncated[:-1])  # one flag short: the queue refuses it
 
     sched = make(FakeBackend(), WrongFlags(64))
@@ -792,7 +674,7 @@ def test_a_request_that_cannot_be_queued_gives_back_its_places(make):
 
 
 def test_wait_at_the_deadline_returns_the_result_another_thread_is_settling(make, monkeypatch):
-    import rerankrt.runtime.scheduler as scheduler
+    import rerankrt.runtime.batching.scheduler as scheduler
 
     settle = scheduler._settle
     settling = threading.Event()
@@ -847,17 +729,6 @@ def test_the_cpu_turn_is_given_back_when_forming_a_batch_kills_the_worker(make, 
         sched.wait(fut, timeout=WAIT)
     assert sched._host_turns.acquire(timeout=WAIT)
     sched._host_turns.release()
-
-
-class ProfiledBackend(FakeBackend):
-    """Like a TensorRT engine with profiles: short rows up to 8 at a time, rows past 16 tokens only 2 at a time."""
-
-    def max_rows(self, seq_len: int) -> int:
-        return min(super().max_rows(seq_len), 8 if seq_len <= 16 else 2)
-
-    def score(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        assert input_ids.shape[0] <= self.max_rows(input_ids.shape[1]), "a batch no profile holds"
-        return super().score(input_ids, lengths)
 
 
 def test_batches_fit_the_backends_shapes_not_only_its_token_budget(make):

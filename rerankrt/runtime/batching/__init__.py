@@ -1,0 +1,35 @@
+"""In-flight batching, by role: result and error types, the host-CPU turn lock, the pure batching policy, the
+scheduler's config, and the scheduler (worker thread and lifecycle)."""
+
+from rerankrt.runtime.batching.config import SchedulerConfig
+from rerankrt.runtime.batching.scheduler import BatchListener, Scheduler
+from rerankrt.runtime.batching.turns import TurnLock
+from rerankrt.runtime.batching.types import (
+    BatchStats,
+    CancelledError,
+    DeadlineExceededError,
+    OverloadedError,
+    RequestFuture,
+    SchedulerClosedError,
+    SchedulerError,
+    SchedulerStats,
+    ScoreResult,
+    WorkerDiedError,
+)
+
+__all__ = [
+    "BatchListener",
+    "BatchStats",
+    "CancelledError",
+    "DeadlineExceededError",
+    "OverloadedError",
+    "RequestFuture",
+    "Scheduler",
+    "SchedulerClosedError",
+    "SchedulerConfig",
+    "SchedulerError",
+    "SchedulerStats",
+    "ScoreResult",
+    "TurnLock",
+    "WorkerDiedError",
+]
