@@ -74,10 +74,11 @@ def _metric(text: str, name: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def triton(cpu_engine_dir, tmp_path_factory):
+def triton(request, tmp_path_factory):
     """(http url, grpc url, metrics url, log path) of a tritonserver serving the exported tiny CPU engine."""
     pytest.importorskip("tritonclient.http", reason="tritonclient not installed (pip install 'rerankrt[triton]')")
     server, backends = _tritonserver()
+    cpu_engine_dir = request.getfixturevalue("cpu_engine_dir")  # built only once the server is known to exist
     repo = tmp_path_factory.mktemp("triton") / "repo"
     # A wide gathering window makes "concurrent requests share one execute call" deterministic on a slow CI box.
     repository_from_engine_dir(cpu_engine_dir, repo, queue_delay_us=100_000, reranker_options={"threads": 1})
@@ -117,8 +118,9 @@ def triton(cpu_engine_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reference(cpu_engine_dir):
-    with Reranker.load(cpu_engine_dir, threads=1) as reranker:
+def reference(triton, request):
+    # After `triton`, and not as an argument: a session fixture argument would build the engine before the skip.
+    with Reranker.load(request.getfixturevalue("cpu_engine_dir"), threads=1) as reranker:
         yield reranker
 
 
