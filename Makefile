@@ -9,7 +9,7 @@ OUT ?= engines/$(GPU)
 TEMPLATE ?= seed
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help setup test test-gpu lint demo engine bench clean
+.PHONY: help setup test test-gpu lint demo engine bench clean triton-env test-triton
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -46,3 +46,30 @@ bench: $(STAMP) ## Run every benchmark (results under benchmarks/results/)
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf engines benchmarks/results .pytest_cache build *.egg-info
+
+# --- Triton Inference Server (rerankrt export triton) ---------------------------------------------------------------
+# .venv-triton holds nvidia-pytriton's real tritonserver 2.51 (Python backend only) and the model's Python packages.
+# Its own venv: nvidia-pytriton pins numpy<2. The Python-backend stub links the system libpython of the same version.
+TRITON_VENV ?= .venv-triton
+TRITON_PYTHON ?= python3.11
+TRITON_STAMP := $(TRITON_VENV)/.rerankrt-triton-installed
+
+$(TRITON_STAMP): pyproject.toml
+	test -x $(TRITON_VENV)/bin/python || $(TRITON_PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/python -m pip install -q --upgrade pip
+	# The server, plus rerankrt and what its model imports inside Triton; the onnxruntime backend reads the graph's
+	# precision with `onnx`, which the cpu extra does not list.
+	$(TRITON_VENV)/bin/python -m pip install -q "nvidia-pytriton==0.7.0" -e ".[cpu]" "onnx>=1.17"
+	# Triton runs the stub found next to libtriton_python.so; pytriton ships one per Python version.
+	set -e; ts=$$(echo $(TRITON_VENV)/lib/python3*/site-packages/pytriton/tritonserver); \
+	v=$$($(TRITON_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	cp $$ts/python_backend_stubs/$$v/triton_python_backend_stub $$ts/backends/python/; \
+	if ldd $$ts/backends/python/triton_python_backend_stub | grep -q "not found"; then \
+		ldd $$ts/backends/python/triton_python_backend_stub | grep "not found"; \
+		echo "the stub needs the system libpython$$v: apt-get install libpython$$v"; exit 1; fi
+	touch $(TRITON_STAMP)
+
+triton-env: $(TRITON_STAMP) ## Create .venv-triton: nvidia-pytriton's tritonserver 2.51 + the model's packages
+
+test-triton: $(STAMP) $(TRITON_STAMP) ## Serve a tiny CPU engine from a real tritonserver; score over HTTP and gRPC
+	timeout 300 $(PY) -m pytest -q -m triton tests/deploy -rs

@@ -1,4 +1,4 @@
-"""The `rerankrt` command line: convert, build, serve, rank, info, demo.
+"""The `rerankrt` command line: convert, build, serve, rank, info, demo, export.
 
 `rerankrt --help` works with the core install; each command imports what it needs when it runs, and a missing extra
 is reported with the pip command that installs it.
@@ -97,6 +97,22 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--shape", choices=("tiny", "qwen2.5-0.5b"), default="tiny")
     t.add_argument("--layers", type=int, help="override the number of layers")
     t.add_argument("--seed", type=int, default=0)
+
+    e = sub.add_parser("export", help="engine directory -> a deployment target's layout (triton)")
+    targets = e.add_subparsers(dest="target", required=True, metavar="TARGET")
+    tr = targets.add_parser("triton", help="write a Triton model repository (Python backend, rerankrt batching)")
+    tr.add_argument("engine_dir", type=Path, help="engine directory written by `rerankrt build`")
+    tr.add_argument("repo_dir", type=Path, help="Triton model repository to write into")
+    tr.add_argument("--name", default="rerankrt", help="model name (default rerankrt)")
+    tr.add_argument("--instances", type=int, default=1, help="model instances, each with its own engine (default 1)")
+    mode = tr.add_mutually_exclusive_group()
+    mode.add_argument("--copy", dest="copy", action="store_true", default=True, help="copy the engine (default)")
+    mode.add_argument("--reference", dest="copy", action="store_false", help="reference it by absolute path")
+    tr.add_argument("--kind", choices=("auto", "cpu", "gpu"), default="auto", help="instance kind (default: engine's)")
+    tr.add_argument("--max-requests", type=int, default=64, help="requests gathered per execute call (default 64)")
+    tr.add_argument("--queue-delay-us", type=int, default=2000, help="max gathering delay, microseconds (default 2000)")
+    tr.add_argument("--option", action="append", default=[], metavar="KEY=JSON", help="Reranker.load option")
+    tr.add_argument("--force", action="store_true", help="replace REPO_DIR/NAME if it exists")
     return p
 
 
@@ -240,6 +256,35 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from rerankrt.deploy.triton import repository_from_engine_dir
+
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option must be KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    result = repository_from_engine_dir(
+        args.engine_dir,
+        args.repo_dir,
+        name=args.name,
+        instances=args.instances,
+        copy=args.copy,
+        kind=None if args.kind == "auto" else f"KIND_{args.kind.upper()}",
+        max_requests=args.max_requests,
+        queue_delay_us=args.queue_delay_us,
+        reranker_options=options,
+        overwrite=args.force,
+    )
+    print(f"wrote {result.config_path} ({result.config.kind}, engine {result.engine_dir})")
+    print(f"serve: tritonserver --model-repository {Path(args.repo_dir).resolve()}")
+    return 0
+
+
 COMMANDS = {
     "convert": cmd_convert,
     "build": cmd_build,
@@ -248,6 +293,7 @@ COMMANDS = {
     "info": cmd_info,
     "demo": cmd_demo,
     "tiny-model": cmd_tiny_model,
+    "export": cmd_export,
 }
 
 
@@ -258,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     except MissingDependencyError as exc:
         print(f"rerankrt {args.command}: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, TypeError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError, TypeError) as exc:
         print(f"rerankrt {args.command}: {exc}", file=sys.stderr)
         return 2
 
