@@ -47,7 +47,7 @@ from rerankrt.deploy.triton.protocol import (  # noqa: E402
 )
 from rerankrt.manifest import MANIFEST, read_manifest  # noqa: E402
 from rerankrt.prompt import TruncationError  # noqa: E402
-from rerankrt.runtime.reranker import OverloadedError  # noqa: E402
+from rerankrt.runtime.batching import OverloadedError  # noqa: E402
 
 try:
     import triton_python_backend_utils as pb_utils
