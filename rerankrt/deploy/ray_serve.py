@@ -109,7 +109,11 @@ class RayServeOptions:
         target = self.target_ongoing_requests
         if target is None:
             target = max(1.0, self.max_ongoing_requests * TARGET_FRACTION)
-        if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= self.max_ongoing_requests:
+        if (
+            isinstance(target, bool)
+            or not isinstance(target, int | float)
+            or not 0 < target <= self.max_ongoing_requests
+        ):
             raise ValueError(
                 f"{owner}.target_ongoing_requests must lie in (0, max_ongoing_requests={self.max_ongoing_requests}],"
                 f" got {target!r}"
@@ -351,9 +355,20 @@ def run(
                 signal.signal(sig, lambda *_: stop.set())
         stop.wait()
     finally:
-        # Replicas stop taking requests, finish those in flight (graceful_shutdown_timeout_s), then close.
-        serve.shutdown()
+        shutdown_gracefully(options.name)
         ray.shutdown()
+
+
+def shutdown_gracefully(name: str = DEPLOYMENT_NAME) -> None:
+    """Delete the application, letting its in-flight requests finish, then shut Serve down.
+
+    In Ray 2.60 a bare `serve.shutdown()` kills the HTTP proxy at once and drops the connections of requests in
+    flight (measured: tests/deploy/test_ray_serve.py). Deleting the application first keeps the proxy up while each
+    replica stops taking requests and finishes its own (up to graceful_shutdown_timeout_s).
+    """
+    if name in serve.status().applications:
+        serve.delete(name)
+    serve.shutdown()
 
 
 __all__ = [
@@ -366,4 +381,5 @@ __all__ = [
     "parse_autoscale",
     "placement_for",
     "run",
+    "shutdown_gracefully",
 ]
