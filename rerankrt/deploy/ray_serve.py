@@ -34,6 +34,7 @@ from typing import Any
 
 from rerankrt._optional import require
 from rerankrt.manifest import read_manifest
+from rerankrt.runtime.backends import parse_capability
 from rerankrt.runtime.reranker import Reranker
 from rerankrt.runtime.server import ServerSettings, create_app  # the one import of the HTTP app
 
@@ -68,6 +69,10 @@ class RayServeOptions:
 
     Attributes:
         engine_dir: The engine directory every replica loads (the same path on every node: a shared or copied folder).
+            Empty when `engine_dirs` is given.
+        engine_dirs: For a cluster of several GPU classes: compute capability ("9.0", "8.9") -> engine directory
+            built for it; each replica loads the one its GPU needs and refuses to start, naming the classes it has,
+            on a GPU it has none for. Defaults to none.
         num_replicas: Fixed replica count. Defaults to 1 (ignored when `autoscale` is set).
         autoscale: (min_replicas, max_replicas) to autoscale between instead. Defaults to None.
         max_ongoing_requests: Requests one replica holds at once. Defaults to `MAX_ONGOING_REQUESTS`.
@@ -81,7 +86,8 @@ class RayServeOptions:
         name: The Serve deployment name. Defaults to "rerankrt".
     """
 
-    engine_dir: str
+    engine_dir: str = ""
+    engine_dirs: Mapping[str, str] = field(default_factory=dict)
     num_replicas: int = 1
     autoscale: tuple[int, int] | None = None
     max_ongoing_requests: int = MAX_ONGOING_REQUESTS
@@ -95,9 +101,19 @@ class RayServeOptions:
 
     def __post_init__(self) -> None:
         owner = "RayServeOptions"
-        if not isinstance(self.engine_dir, str | Path) or not str(self.engine_dir):
-            raise ValueError(f"{owner}.engine_dir must be an engine directory path, got {self.engine_dir!r}")
-        object.__setattr__(self, "engine_dir", str(Path(self.engine_dir).resolve()))
+        if not isinstance(self.engine_dirs, Mapping) or not isinstance(self.engine_dir, str | Path):
+            raise ValueError(f"{owner}.engine_dir must be a path and {owner}.engine_dirs a mapping")
+        if bool(str(self.engine_dir)) == bool(self.engine_dirs):
+            raise ValueError(f"{owner} takes engine_dir (one engine) or engine_dirs (one per GPU class), not both")
+        if self.engine_dir:
+            object.__setattr__(self, "engine_dir", str(Path(self.engine_dir).resolve()))
+        dirs = {}
+        for cc, path in self.engine_dirs.items():
+            major, minor = parse_capability(cc) or (None, None)
+            if major is None:
+                raise ValueError(f"{owner}.engine_dirs keys must be compute capabilities like '9.0', got {cc!r}")
+            dirs[f"{major}.{minor}"] = str(Path(path).resolve())
+        object.__setattr__(self, "engine_dirs", dirs)
         _positive_int(owner, "num_replicas", self.num_replicas)
         _positive_int(owner, "max_ongoing_requests", self.max_ongoing_requests)
         if self.autoscale is not None:
@@ -134,9 +150,10 @@ class RayServeOptions:
     def from_args(cls, args: Mapping[str, Any]) -> RayServeOptions:
         """Options from ``serve run ... key=value`` arguments or a config file's ``args:`` (strings or YAML values).
 
-        Keys: engine_dir (required), num_replicas, autoscale ("MIN:MAX"), max_ongoing_requests,
-        target_ongoing_requests, num_cpus, num_gpus, resources (mapping or "name=amount,..."), backend,
-        workers_config (a `rerankrt serve --workers-config` YAML path), settings (a mapping), name.
+        Keys: engine_dir or engine_dirs (a mapping, or "9.0=/e/h100,8.9=/e/l4"), num_replicas, autoscale
+        ("MIN:MAX"), max_ongoing_requests, target_ongoing_requests, num_cpus, num_gpus, resources (mapping or
+        "name=amount,..."), backend, workers_config (a `rerankrt serve --workers-config` YAML path), settings (a
+        mapping), name.
 
         Raises:
             ValueError: For a missing engine_dir, an unknown key, or a value of the wrong form, naming it.
@@ -146,9 +163,12 @@ class RayServeOptions:
         unknown = sorted(set(args) - known)
         if unknown:
             raise ValueError(f"unknown rerankrt Ray Serve argument(s) {unknown}; known: {sorted(known)}")
-        if not args.get("engine_dir"):
+        if not args.get("engine_dir") and not args.get("engine_dirs"):
             raise ValueError("engine_dir=PATH is required (the engine directory every replica loads)")
-        out: dict[str, Any] = {"engine_dir": str(args["engine_dir"])}
+        engine_dirs = args.get("engine_dirs") or {}
+        if isinstance(engine_dirs, str):
+            engine_dirs = dict(item.split("=", 1) for item in engine_dirs.split(",") if item)
+        out: dict[str, Any] = {"engine_dir": str(args.get("engine_dir") or ""), "engine_dirs": engine_dirs}
         for key, kind in (
             ("num_replicas", int),
             ("max_ongoing_requests", int),
@@ -198,6 +218,21 @@ def settings_to_dict(settings: ServerSettings) -> dict[str, Any]:
     return out
 
 
+def engine_dir_for(engine_dirs: Mapping[str, str], capability: tuple[int, int]) -> str:
+    """The engine directory built for a GPU of `capability`, from ``{"9.0": dir, ...}``.
+
+    Raises:
+        ValueError: Naming the GPU's capability and the ones there are engines for.
+    """
+    key = f"{capability[0]}.{capability[1]}"
+    if key not in engine_dirs:
+        raise ValueError(
+            f"no engine directory for this GPU (compute capability {key}); engines exist for {sorted(engine_dirs)}:"
+            f" build one (rerankrt build --gpu auto on such a GPU) or keep replicas off it with a custom resource"
+        )
+    return engine_dirs[key]
+
+
 def placement_for(backend: str, options: RayServeOptions) -> dict[str, Any]:
     """Ray actor options for a replica serving `backend`: a whole GPU for TensorRT, CPUs for a CPU engine."""
     gpu = backend in GPU_BACKENDS
@@ -238,10 +273,11 @@ class RerankrtReplica:
     """One replica: one `Reranker` over one engine directory, behind `rerankrt serve`'s FastAPI app.
 
     Args:
-        engine_dir: The engine directory to load.
+        engine_dir: The engine directory to load; empty to pick one from `engine_dirs` by this replica's GPU.
         backend: Backend override for `Reranker.load`. Defaults to the manifest's.
         settings: `ServerSettings` fields (see `settings_to_dict`). Defaults to the defaults.
         threads: onnxruntime intra-op threads when no ``threads`` option is given (the replica's CPUs).
+        engine_dirs: Compute capability -> engine directory (see `RayServeOptions`). Defaults to none.
     """
 
     def __init__(
@@ -250,7 +286,13 @@ class RerankrtReplica:
         backend: str | None = None,
         settings: Mapping[str, Any] | None = None,
         threads: int | None = None,
+        engine_dirs: Mapping[str, str] | None = None,
     ) -> None:
+        if not engine_dir:
+            from rerankrt.runtime import cuda
+
+            # Ray set CUDA_VISIBLE_DEVICES to this replica's GPU: device 0.
+            engine_dir = engine_dir_for(engine_dirs or {}, cuda.compute_capability(0))
         self._settings = ServerSettings(**dict(settings or {}))
         options = dict(self._settings.reranker_options)
         manifest_backend = read_manifest(engine_dir, verify=False).backend
@@ -307,11 +349,16 @@ class _ReplicaHeader:
 
 def application_from_options(options: RayServeOptions):
     """The Serve application (a bound deployment) for `options`: placement read from the engine's manifest."""
-    manifest = read_manifest(options.engine_dir, verify=False)
-    backend = options.backend or manifest.backend
+    dirs = [options.engine_dir] if options.engine_dir else list(options.engine_dirs.values())
+    backends = {options.backend or read_manifest(d, verify=False).backend for d in dirs}
+    if len(backends) != 1:
+        raise ValueError(f"engine_dirs must all have one backend, got {sorted(backends)}")
+    backend = backends.pop()
     config = deployment_config(options, backend)
     threads = None if backend in GPU_BACKENDS else max(1, math.floor(config["ray_actor_options"]["num_cpus"]))
-    return RerankrtReplica.options(**config).bind(options.engine_dir, options.backend, dict(options.settings), threads)
+    return RerankrtReplica.options(**config).bind(
+        options.engine_dir, options.backend, dict(options.settings), threads, dict(options.engine_dirs)
+    )
 
 
 def app_builder(args: dict[str, Any]):
@@ -349,8 +396,9 @@ def run(
             http_options={"host": host, "port": port, "request_timeout_s": settings.request_timeout_s + 5},
         )
         serve.run(application_from_options(options), name=options.name, route_prefix="/")
-        logger.info("serving %s on Ray Serve at http://%s:%s", options.engine_dir, host, port)
-        print(f"rerankrt: serving {options.engine_dir} on Ray Serve at http://{host}:{port} (Ctrl-C stops)")
+        what = options.engine_dir or options.engine_dirs
+        logger.info("serving %s on Ray Serve at http://%s:%s", what, host, port)
+        print(f"rerankrt: serving {what} on Ray Serve at http://{host}:{port} (Ctrl-C stops)")
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
@@ -379,6 +427,7 @@ __all__ = [
     "app_builder",
     "application_from_options",
     "deployment_config",
+    "engine_dir_for",
     "parse_autoscale",
     "placement_for",
     "run",

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -265,3 +266,32 @@ def test_graceful_shutdown_drains_in_flight_requests(served):
         for f in futures:
             f.result(timeout=REQUEST_TIMEOUT_S + 15)
     assert results == [200] * 4
+
+
+@requires_ray
+@pytest.mark.parametrize("name", ["ray-serve.yaml", "ray-serve-heterogeneous.yaml"])
+def test_shipped_config_examples_are_valid_serve_configs(name, cpu_engine_dir):
+    """The examples parse as Ray's own `serve deploy` schema, and their args build an application."""
+    import yaml
+    from ray.serve.schema import ServeDeploySchema
+
+    path = Path(__file__).resolve().parents[2] / "examples" / name
+    config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
+    (app,) = config.applications
+    assert app.import_path == "rerankrt.deploy.ray_serve:app_builder"
+    args = dict(app.args)
+    if "engine_dirs" in args:
+        options = ray_serve.RayServeOptions.from_args(args)
+        assert set(options.engine_dirs) == {"9.0", "8.9"}
+        args = {k: v for k, v in args.items() if k != "engine_dirs"}
+    ray_serve.app_builder({**args, "engine_dir": str(cpu_engine_dir)})
+
+
+@requires_ray
+def test_a_replica_picks_the_engine_built_for_its_gpu():
+    dirs = {"9.0": "/e/h100", "8.9": "/e/l4"}
+    assert ray_serve.engine_dir_for(dirs, (8, 9)) == "/e/l4"
+    with pytest.raises(ValueError, match=r"compute capability 8\.0\); engines exist for \['8\.9', '9\.0'\]"):
+        ray_serve.engine_dir_for(dirs, (8, 0))
+    with pytest.raises(ValueError, match="not both"):
+        ray_serve.RayServeOptions(engine_dir="/e/h100", engine_dirs=dirs)
