@@ -4,82 +4,523 @@ An engine directory holds ``manifest.json``, ``tokenizer/``, ``model.onnx`` (the
 or the graph the CPU runtime serves), ``engine.plan`` on TensorRT targets, and ``report.{json,md,png}``. The
 manifest names the backend, the template and limits, the token ids and the sha256 of every other file.
 
+One writer (`write_manifest`, used by the build) and one reader (`read_manifest`, used by everything else) turn the
+typed `Manifest` into JSON and back; the reader names the first malformed field. The file hashes are not optional:
+a manifest that lists no files, or that names an artifact it does not hash, is refused.
+
 ONNX I/O contract: inputs ``input_ids`` and ``attention_mask`` (int64 [batch, seq], right padding, mask 1 on real
 tokens); output ``scores`` (float32 [batch], logit("1") - logit("0") at each row's last real token).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import hashlib
 import json
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rerankrt import __version__
-from rerankrt.models import sha256_file
+from rerankrt._device import Profile, capability_str, parse_capability
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 TOKENIZER_DIR = "tokenizer"
 ONNX_INPUTS = ("input_ids", "attention_mask")
 ONNX_OUTPUT = "scores"
 BACKENDS = ("tensorrt", "onnxruntime", "torch")
+PRECISIONS = ("fp8", "bf16", "fp16", "fp32", "int8")
+REBUILD = "rebuild it with `rerankrt build` (or `make engine`)"
 
 
 class ManifestError(ValueError):
     """An engine directory is missing, malformed, tampered with, or does not fit this machine."""
 
 
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- field checks: each raises ValueError naming the field -------------------------------------------------------
+
+
+def _int(name: str, value: Any, *, minimum: int = 1, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}{' or null' if optional else ''}, got {value!r}")
+    return value
+
+
+def _str(name: str, value: Any, *, optional: bool = False, choices: tuple[str, ...] = ()) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string{' or null' if optional else ''}, got {value!r}")
+    if choices and value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _mapping(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
+    return dict(value)
+
+
+def _relative(name: str, value: Any) -> str:
+    """A path relative to the engine directory that cannot leave it."""
+    text = _str(name, value)
+    path = PurePosixPath(text)
+    if path.is_absolute() or ".." in path.parts or "\\" in text or text.startswith("~"):
+        raise ValueError(f"{name} must be a path inside the engine directory, got {text!r}")
+    return path.as_posix()
+
+
+# -- the sections ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """Where the served weights came from.
+
+    Attributes:
+        source: Hub id or local folder given to the build.
+        revision: Hub revision (branch, tag or commit); None for a local folder.
+        commit: The hub snapshot's commit, when the Hugging Face cache names one.
+        local_path: The local folder, when `source` was one.
+        form: "causal", "classifier2" or "classifier1": the checkpoint's form before conversion.
+        sha256: Weight file name -> sha256 of the source checkpoint.
+        converted: The conversion record (architecture, score rule), when the build converted the checkpoint.
+    """
+
+    source: str
+    revision: str | None = None
+    commit: str | None = None
+    local_path: str | None = None
+    form: str | None = None
+    sha256: Mapping[str, str] = field(default_factory=dict)
+    converted: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _str("model.source", self.source)
+        for name in ("revision", "commit", "local_path", "form"):
+            _str(f"model.{name}", getattr(self, name), optional=True)
+        digests = _mapping("model.sha256", self.sha256)
+        if not all(isinstance(v, str) for v in digests.values()):
+            raise ValueError("model.sha256 must map file names to hex digests")
+        object.__setattr__(self, "sha256", digests)
+        if self.converted is not None:
+            object.__setattr__(self, "converted", _mapping("model.converted", self.converted))
+
+    @property
+    def name(self) -> str:
+        """The model's name for `info` and logs: its hub id or folder."""
+        return self.source
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """What the directory was built for.
+
+    Attributes:
+        gpu: "h100", "l4", "a100" or "cpu".
+        precision: The target's precision ("fp8", "bf16", "fp16", "fp32").
+        compute_capability: "9.0" for a TensorRT target, None for the CPU.
+        graph_precision: The precision of the shipped model.onnx (a BF16 target may ship the float32 graph when
+            no engine was compiled). Defaults to `precision`.
+        tensorrt_version: The TensorRT version that compiled engine.plan; None without an engine.
+        profiles: The engine's optimization profiles.
+        workspace_bytes: TensorRT builder workspace, None for the CPU.
+        builder_optimization_level: TensorRT builder level, None for the CPU.
+        config: The config file the build read.
+    """
+
+    gpu: str
+    precision: str
+    compute_capability: str | None = None
+    graph_precision: str | None = None
+    tensorrt_version: str | None = None
+    profiles: tuple[Profile, ...] = ()
+    workspace_bytes: int | None = None
+    builder_optimization_level: int | None = None
+    config: str | None = None
+
+    def __post_init__(self) -> None:
+        _str("target.gpu", self.gpu)
+        _str("target.precision", self.precision, choices=PRECISIONS)
+        object.__setattr__(self, "graph_precision", self.graph_precision or self.precision)
+        _str("target.graph_precision", self.graph_precision, choices=PRECISIONS)
+        try:
+            cc = parse_capability(self.compute_capability)
+        except ValueError as exc:
+            raise ValueError(f"target.compute_capability: {exc}") from None
+        object.__setattr__(self, "compute_capability", capability_str(cc))
+        _str("target.tensorrt_version", self.tensorrt_version, optional=True)
+        _str("target.config", self.config, optional=True)
+        _int("target.workspace_bytes", self.workspace_bytes, minimum=0, optional=True)
+        _int("target.builder_optimization_level", self.builder_optimization_level, minimum=0, optional=True)
+        if not isinstance(self.profiles, tuple | list):
+            raise ValueError(f"target.profiles must be a list, got {type(self.profiles).__name__}")
+        profiles = []
+        for i, p in enumerate(self.profiles):
+            try:
+                profiles.append(p if isinstance(p, Profile) else Profile.from_dict(p))
+            except ValueError as exc:
+                raise ValueError(f"target.profiles[{i}]: {exc}") from None
+        object.__setattr__(self, "profiles", tuple(profiles))
+
+    @property
+    def capability(self) -> tuple[int, int] | None:
+        """`compute_capability` as (major, minor)."""
+        return parse_capability(self.compute_capability)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """The largest call the engine takes.
+
+    Attributes:
+        max_batch_size: Most rows per call.
+        max_seq_len: Longest row, template included.
+        max_num_tokens: Most padded tokens (batch x seq) per call.
+    """
+
+    max_batch_size: int
+    max_seq_len: int
+    max_num_tokens: int
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch_size", "max_seq_len", "max_num_tokens"):
+            _int(f"limits.{name}", getattr(self, name))
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenIds:
+    """The ids the score and the padding use: logit(yes) - logit(no); pad fills rows after their last token."""
+
+    yes: int
+    no: int
+    pad: int
+
+    def __post_init__(self) -> None:
+        for name in ("yes", "no", "pad"):
+            _int(f"token_ids.{name}", getattr(self, name), minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifacts:
+    """The files the backends load, as paths relative to the engine directory (each hashed in `Manifest.files`).
+
+    Attributes:
+        onnx: The graph onnxruntime serves and engine.plan was compiled from.
+        engine: The TensorRT engine (TensorRT targets that compiled one).
+        onnx_int8: The INT8 dynamic graph (the CPU target with int8_cpu).
+        checkpoint: A classifier checkpoint folder (the torch backend).
+    """
+
+    onnx: str | None = None
+    engine: str | None = None
+    onnx_int8: str | None = None
+    checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                object.__setattr__(self, f.name, _relative(f"artifacts.{f.name}", value))
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def get(self, key: str) -> str | None:
+        return self.as_dict().get(key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration:
+    """The pairs the build calibrated and gated on.
+
+    Attributes:
+        source: "shipped" or the JSONL path given to the build.
+        sha256: The dataset file's sha256.
+        calibration_pairs: Pairs the FP8 calibration ran on (0 for unquantized targets).
+        heldout_pairs: Held-out pairs the accuracy gate scored.
+        heldout_groups: Queries among the held-out pairs.
+    """
+
+    source: str
+    sha256: str
+    calibration_pairs: int
+    heldout_pairs: int
+    heldout_groups: int
+
+    def __post_init__(self) -> None:
+        _str("calibration.source", self.source)
+        _str("calibration.sha256", self.sha256)
+        for name in ("calibration_pairs", "heldout_pairs", "heldout_groups"):
+            _int(f"calibration.{name}", getattr(self, name), minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gate:
+    """The accuracy gate's verdict against the float32 reference on the held-out pairs.
+
+    Attributes:
+        graph: Which graph the gate scored, e.g. "model.fp8.onnx (FP8 Q/DQ, onnxruntime)".
+        precision: The precision of that graph ("fp8", "fp32"): a BF16 target is gated on its float32 graph.
+        passed: Whether every threshold was met.
+        metrics: The measured metrics.
+        thresholds: The thresholds applied.
+        extra: Other graphs gated (the INT8 CPU graph), by label -> {passed, metrics, thresholds, failures}.
+    """
+
+    graph: str
+    precision: str
+    passed: bool
+    metrics: Mapping[str, Any]
+    thresholds: Mapping[str, float]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _str("gate.graph", self.graph)
+        _str("gate.precision", self.precision, choices=PRECISIONS)
+        if not isinstance(self.passed, bool):
+            raise ValueError(f"gate.passed must be true or false, got {self.passed!r}")
+        for name in ("metrics", "thresholds", "extra"):
+            object.__setattr__(self, name, _mapping(f"gate.{name}", getattr(self, name)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Serving:
+    """Runtime defaults the build chose for the target.
+
+    Attributes:
+        batch_tokens: Padded tokens per batch the scheduler aims for; None: the engine's max_num_tokens.
+    """
+
+    batch_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        _int("serving.batch_tokens", self.batch_tokens, optional=True)
+
+
+# -- the manifest ----------------------------------------------------------------------------------------------
+
+_SECTIONS = {
+    "model": ModelInfo,
+    "target": Target,
+    "limits": Limits,
+    "token_ids": TokenIds,
+    "artifacts": Artifacts,
+    "calibration": Calibration,
+    "gate": Gate,
+    "serving": Serving,
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
-    """The parsed manifest; `data` keeps every field, the attributes are the ones the runtime needs."""
+    """An engine directory's manifest, typed.
+
+    Attributes:
+        path: The engine directory (not written: the manifest lives in it).
+        backend: "tensorrt", "onnxruntime" or "torch": what `Reranker.load` starts by default.
+        template: The prompt template ("seed" or "mxbai").
+        max_length: The prompt token cap the engine was built and gated with.
+        model_max_length: The model's position limit.
+        max_sequence_length: Longest row the template makes at `max_length`, template included.
+        allow_special_tokens: Whether user text may spell special tokens.
+        model, target, limits, token_ids, artifacts, calibration, gate, serving: The typed sections.
+        notes: Lines for people: what was not built and why.
+        details: Provenance for people (quantization, structure check, TensorRT build record, timings); no code
+            reads it.
+        files: Relative path -> sha256 of every file in the directory but the manifest; filled by `write_manifest`.
+        format_version, rerankrt_version, created: Filled by `write_manifest`.
+    """
 
     path: Path
-    data: dict[str, Any]
+    backend: str
+    template: str
+    max_length: int
+    limits: Limits
+    target: Target
+    model: ModelInfo
+    token_ids: TokenIds
+    artifacts: Artifacts
+    model_max_length: int = 32768
+    max_sequence_length: int | None = None
+    allow_special_tokens: bool = False
+    calibration: Calibration | None = None
+    gate: Gate | None = None
+    serving: Serving = field(default_factory=Serving)
+    notes: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+    rerankrt_version: str = __version__
+    created: str | None = None
 
-    @property
-    def backend(self) -> str:
-        return self.data["backend"]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        _str("backend", self.backend, choices=BACKENDS)
+        _str("template", self.template)
+        _int("max_length", self.max_length)
+        _int("model_max_length", self.model_max_length)
+        _int("max_sequence_length", self.max_sequence_length, optional=True)
+        if not isinstance(self.allow_special_tokens, bool):
+            raise ValueError(f"allow_special_tokens must be true or false, got {self.allow_special_tokens!r}")
+        for name, cls in _SECTIONS.items():
+            value = getattr(self, name)
+            if not (isinstance(value, cls) or (value is None and name in ("calibration", "gate"))):
+                raise ValueError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+        if isinstance(self.notes, str) or not all(isinstance(n, str) for n in self.notes):
+            raise ValueError("notes must be a list of strings")
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "details", _mapping("details", self.details))
+        files = _mapping("files", self.files)
+        for rel, digest in files.items():
+            _relative(f"files[{rel!r}]", rel)
+            if not isinstance(digest, str) or len(digest) != 64:
+                raise ValueError(f"files[{rel!r}] must be a hex sha256, got {digest!r}")
+        object.__setattr__(self, "files", files)
+        if self.backend == "tensorrt" and self.artifacts.engine is None:
+            raise ValueError("artifacts.engine is required for backend 'tensorrt'")
 
-    @property
-    def template(self) -> str:
-        return self.data["template"]
-
-    @property
-    def max_length(self) -> int:
-        return int(self.data["max_length"])
-
-    @property
-    def model_max_length(self) -> int:
-        return int(self.data.get("model_max_length", 32768))
-
-    @property
-    def allow_special_tokens(self) -> bool:
-        return bool(self.data.get("allow_special_tokens", False))
-
-    @property
-    def limits(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.data["limits"].items()}
-
+    # The attributes the runtime reads.
     @property
     def precision(self) -> str:
-        return self.data["target"]["precision"]
+        return self.target.precision
 
     @property
     def model_name(self) -> str:
-        return str(self.data["model"].get("source", "unknown"))
-
-    def artifact(self, key: str) -> Path | None:
-        rel = self.data.get("artifacts", {}).get(key)
-        return self.path / rel if rel else None
+        return self.model.name
 
     @property
     def tokenizer_dir(self) -> Path:
         return self.path / TOKENIZER_DIR
 
+    def artifact(self, key: str) -> Path | None:
+        """The absolute path of an artifact ("onnx", "engine", "onnx_int8", "checkpoint"), None when absent."""
+        rel = self.artifacts.get(key)
+        return self.path / rel if rel else None
 
-def _files(root: Path) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form `write_manifest` writes (everything but `path`)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "path":
+                continue
+            value = getattr(self, f.name)
+            if f.name == "artifacts":
+                value = value.as_dict()
+            elif f.name == "target":
+                value = {**dataclasses.asdict(value), "profiles": [p.as_dict() for p in value.profiles]}
+            elif dataclasses.is_dataclass(value):
+                value = dataclasses.asdict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, path: str | Path, data: Any) -> Manifest:
+        """Parsed manifest JSON -> `Manifest`, checking every field's type.
+
+        Raises:
+            ManifestError: Naming the missing, unknown or malformed field.
+        """
+        where = Path(path) / MANIFEST
+        if not isinstance(data, Mapping):
+            raise ManifestError(f"{where} must hold a JSON object, got {type(data).__name__}; {REBUILD}")
+        known = {f.name for f in dataclasses.fields(cls)} - {"path"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ManifestError(f"{where}: unknown fields {unknown}")
+        kwargs = dict(data)
+        try:
+            for name, section in _SECTIONS.items():
+                if name not in kwargs or (kwargs[name] is None and name in ("calibration", "gate")):
+                    continue
+                kwargs[name] = _section(name, section, kwargs[name])
+            return cls(path=Path(path), **kwargs)
+        except TypeError as exc:  # a missing required field or section
+            raise ManifestError(f"{where}: {_missing(exc)}") from None
+        except ValueError as exc:
+            raise ManifestError(f"{where}: {exc}") from None
+
+
+def _section(name: str, cls: type, value: Any) -> Any:
+    value = _mapping(name, value)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValueError(f"{name}: unknown fields {unknown}")
+    try:
+        return cls(**value)
+    except TypeError as exc:
+        raise ValueError(f"{name}: {_missing(exc)}") from None
+
+
+def _missing(exc: TypeError) -> str:
+    """ "__init__() missing 1 required keyword-only argument: 'backend'" -> "missing field 'backend'"."""
+    text = str(exc)
+    return "missing field " + text.split(":", 1)[1].strip() if "missing" in text and ":" in text else text
+
+
+def _listed(manifest: Manifest) -> None:
+    """Every file a backend loads is hashed: the artifacts and the tokenizer, each in `files`."""
+    files = manifest.files
+    if not files:
+        raise ManifestError(f"{manifest.path / MANIFEST}: files is missing or empty: nothing is hashed; {REBUILD}")
+    wanted = {f"artifacts.{k}": v for k, v in manifest.artifacts.as_dict().items()}
+    wanted["tokenizer"] = TOKENIZER_DIR
+    for name, rel in wanted.items():
+        if rel not in files and not any(p.startswith(rel + "/") for p in files):
+            raise ManifestError(f"{manifest.path / MANIFEST}: {name} ({rel}) is not listed in files, so unhashed")
+
+
+def _on_disk(root: Path, rel: str) -> list[str]:
+    """The files a backend may open for one artifact: the file, its external ONNX weights, or a folder's files."""
+    path = root / rel
+    if path.is_dir():
+        return [p.relative_to(root).as_posix() for p in sorted(path.rglob("*")) if p.is_file()]
+    extra = path.with_name(path.name + ".data")
+    return [rel] + ([extra.relative_to(root).as_posix()] if extra.is_file() else [])
+
+
+def _verify(manifest: Manifest) -> None:
+    root = manifest.path
+    resolved = root.resolve()
+    for rel, digest in manifest.files.items():
+        path = root / rel
+        if resolved not in path.resolve().parents:
+            raise ManifestError(f"{root}: files[{rel!r}] leaves the engine directory (a link?)")
+        if not path.is_file():
+            raise ManifestError(f"{root}: {rel} is listed in the manifest but missing")
+        if sha256_file(path) != digest:
+            raise ManifestError(f"{root}: {rel} does not match its sha256 in the manifest (changed or corrupt)")
+    for rel in [*manifest.artifacts.as_dict().values(), TOKENIZER_DIR]:
+        for name in _on_disk(root, rel):
+            if name not in manifest.files:
+                raise ManifestError(f"{root}: {name} is loaded by the backend but not hashed in the manifest")
+
+
+def _hash_files(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): sha256_file(p)
         for p in sorted(root.rglob("*"))
@@ -87,34 +528,38 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
-def write_manifest(engine_dir: str | Path, data: dict[str, Any]) -> Manifest:
-    """Write manifest.json into `engine_dir` with format version, creation time and the sha256 of every file."""
-    root = Path(engine_dir)
-    for key in ("backend", "template", "max_length", "limits", "target", "model", "token_ids"):
-        if key not in data:
-            raise ManifestError(f"manifest needs {key!r}")
-    if data["backend"] not in BACKENDS:
-        raise ManifestError(f"backend must be one of {BACKENDS}, got {data['backend']!r}")
-    full = {
-        "format_version": FORMAT_VERSION,
-        "rerankrt_version": __version__,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        **data,
-        "files": _files(root),
-    }
-    (root / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n")
-    return Manifest(path=root, data=full)
+def write_manifest(manifest: Manifest) -> Manifest:
+    """The one writer: hash every file in ``manifest.path``, stamp version and time, write manifest.json.
+
+    Returns:
+        The manifest as written (with `files`, `format_version`, `rerankrt_version` and `created`).
+
+    Raises:
+        ManifestError: When an artifact the manifest names is missing from the directory.
+    """
+    root = manifest.path
+    full = dataclasses.replace(
+        manifest,
+        files=_hash_files(root),
+        format_version=FORMAT_VERSION,
+        rerankrt_version=__version__,
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    )
+    _listed(full)
+    (root / MANIFEST).write_text(full.to_json())
+    return full
 
 
 def read_manifest(engine_dir: str | Path, *, verify: bool = True) -> Manifest:
-    """Read and check an engine directory's manifest.
+    """The one reader: read and check an engine directory's manifest.
 
     Args:
         engine_dir: The engine directory.
-        verify: Check the sha256 of every listed file. Defaults to True.
+        verify: Check on disk that every listed file has its sha256 and every file a backend loads is listed.
+            Defaults to True. (The manifest's own structure is checked either way.)
 
     Raises:
-        ManifestError: Naming the missing, malformed or changed file.
+        ManifestError: Naming the missing, malformed, changed or unlisted file or field.
     """
     root = Path(engine_dir)
     file = root / MANIFEST
@@ -123,15 +568,23 @@ def read_manifest(engine_dir: str | Path, *, verify: bool = True) -> Manifest:
     try:
         data = json.loads(file.read_text())
     except json.JSONDecodeError as exc:
-        raise ManifestError(f"{file} is not valid JSON: {exc}") from exc
+        raise ManifestError(f"{file} is not valid JSON: {exc}; {REBUILD}") from exc
+    if not isinstance(data, dict):
+        raise ManifestError(f"{file} must hold a JSON object, got {type(data).__name__}; {REBUILD}")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
-        raise ManifestError(f"{file} has format_version {version!r}; this rerankrt reads {FORMAT_VERSION}")
+        age = (
+            "older than"
+            if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION
+            else "not"
+        )
+        raise ManifestError(
+            f"{file} has format_version {version!r}, {age} the format this rerankrt {__version__} reads "
+            f"({FORMAT_VERSION}); {REBUILD}"
+            + ("" if age == "older than" else ", or install the rerankrt version that wrote it")
+        )
+    manifest = Manifest.from_dict(root, data)
+    _listed(manifest)
     if verify:
-        for rel, digest in data.get("files", {}).items():
-            path = root / rel
-            if not path.is_file():
-                raise ManifestError(f"{root}: {rel} is listed in the manifest but missing")
-            if sha256_file(path) != digest:
-                raise ManifestError(f"{root}: {rel} does not match its sha256 in the manifest (changed or corrupt)")
-    return Manifest(path=root, data=data)
+        _verify(manifest)
+    return manifest

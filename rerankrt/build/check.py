@@ -20,16 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rerankrt._device import FP8_TYPES
 from rerankrt._optional import require
 from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
-from rerankrt.runtime.backends.onnx import FP8_TYPES
 
 LINEAR_OPS = ("MatMul", "Gemm")
 PASS_THROUGH = ("Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Flatten")
-
-
-class GraphCheckError(RuntimeError):
-    """The graph breaks a structural rule; the message lists each broken rule."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +45,10 @@ class GraphCheck:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def raise_if_failed(self) -> None:
-        if not self.passed:
-            raise GraphCheckError("graph structure check failed: " + "; ".join(self.failures))
 
+class Graph:
+    """An ONNX graph indexed for the structural rules: producers, consumers, constants and their types."""
 
-class _Graph:
     def __init__(self, model) -> None:
         onnx = require("onnx", purpose="graph checks")
         self.model = model
@@ -142,7 +136,7 @@ def check_model(model, *, quantized: bool) -> GraphCheck:
         quantized: Whether the graph must carry FP8 Q/DQ on the body's linear layers.
     """
     onnx = require("onnx", purpose="graph checks")
-    g = _Graph(model)
+    g = Graph(model)
     failures: list[str] = []
     inputs = {i.name: i for i in g.graph.input}
     outputs = {o.name: o for o in g.graph.output}

@@ -276,7 +276,7 @@ def fp8_onnx_from_onnx(
     onnx = require("onnx", purpose="FP8 export")
     from onnxruntime.quantization import CalibrationDataReader
 
-    from rerankrt.build.check import _Graph
+    from rerankrt.build.check import Graph
 
     feeds = calibration_arrays(batches)
 
@@ -294,7 +294,7 @@ def fp8_onnx_from_onnx(
             return feeds[0]
 
     if head_node is None:
-        head = _Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
+        head = Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
         head_node = head.name if head is not None else None
     start = time.perf_counter()
     # ModelOpt rewrites the graph file it is given; quantize a copy, so the input stays as its manifest hashed it.
@@ -348,10 +348,10 @@ def low_precision_onnx_from_onnx(
             f"{_MODELOPT_ONNX_DEPS}"
         ) from exc
     onnx = require("onnx", purpose="BF16 conversion")
-    from rerankrt.build.check import _Graph
+    from rerankrt.build.check import Graph
 
     out_path = Path(out_path)
-    head = _Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
+    head = Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
     feeds = out_path.with_suffix(".autocast.npz")
     np.savez(feeds, **calibration_arrays([batch])[0])
     start = time.perf_counter()
