@@ -199,7 +199,7 @@ def info_rows(m) -> list[tuple[str, str]]:
     if gate is None:
         verdict = "not run"
     else:
-        verdict = f"{'passed' if gate.passed else 'failed'} on the {gate.graph} ({gate.precision})"
+        verdict = f"{'passed' if gate.passed else 'failed'} on the {gate.graph}"
         if "spearman" in gate.metrics:
             verdict += f": spearman {gate.metrics['spearman']:.4f}, top1 {gate.metrics.get('top1', 0):.3f}"
     data = (

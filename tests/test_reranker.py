@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rerankrt.manifest import ManifestError, read_manifest, write_manifest
+from rerankrt.manifest import Manifest, ManifestError, read_manifest, write_manifest
 from rerankrt.models import copy_tokenizer_files
 from rerankrt.prompt import PromptEncoder, TruncationError, bundled_tokenizer_dir, normalize_mxbai, sigmoid
 from rerankrt.runtime import backends as backends_mod
@@ -345,7 +345,7 @@ def torch_engine(tmp_path_factory, tiny_classifier_dir) -> Path:
         "token_ids": {"yes": 16, "no": 15, "pad": 151643},
         "artifacts": {"checkpoint": "checkpoint"},
     }
-    write_manifest(out, data)
+    write_manifest(Manifest.from_dict(out, data))
     return out
 
 
@@ -367,18 +367,24 @@ def fake_trt_dir(tmp_path: Path, *, version="10.9.0.34", capability="9.0") -> Pa
     copy_tokenizer_files(bundled_tokenizer_dir(), tmp_path / "tokenizer")
     (tmp_path / "engine.plan").write_bytes(b"not a real engine")
     write_manifest(
-        tmp_path,
-        {
-            "backend": "tensorrt",
-            "template": "seed",
-            "max_length": MAX_LENGTH,
-            "limits": dict(LIMITS),
-            "target": {"gpu": "h100", "precision": "fp8", "compute_capability": capability},
-            "model": {"source": "tiny"},
-            "token_ids": {},
-            "artifacts": {"engine": "engine.plan"},
-            "tensorrt": {"tensorrt_version": version, "compute_capability": [9, 0]},
-        },
+        Manifest.from_dict(
+            tmp_path,
+            {
+                "backend": "tensorrt",
+                "template": "seed",
+                "max_length": MAX_LENGTH,
+                "limits": dict(LIMITS),
+                "target": {
+                    "gpu": "h100",
+                    "precision": "fp8",
+                    "compute_capability": capability,
+                    "tensorrt_version": version,
+                },
+                "model": {"source": "tiny"},
+                "token_ids": {"yes": 16, "no": 15, "pad": 151643},
+                "artifacts": {"engine": "engine.plan"},
+            },
+        )
     )
     return tmp_path
 
@@ -450,7 +456,7 @@ def test_cpu_engine_directory_matches_the_torch_reference(cpu_engine_dir, tiny_c
         assert reranker.info()["backend"] == "onnxruntime"
         scores = reranker.score_pairs(pairs)
         encoder = reranker.encoder
-    torch_backend = TorchBackend(tiny_classifier_dir, **read_manifest(cpu_engine_dir).limits)
+    torch_backend = TorchBackend(tiny_classifier_dir, **read_manifest(cpu_engine_dir).limits.as_dict())
     for (query, document), score in zip(pairs, scores, strict=True):
         (ids,) = encoder.encode(query, [document]).ids
         expected = float(torch_backend.score(ids[None, :], np.array([len(ids)]))[0])
@@ -460,7 +466,7 @@ def test_cpu_engine_directory_matches_the_torch_reference(cpu_engine_dir, tiny_c
 def test_load_takes_the_builds_serving_budget(cpu_engine_dir):
     from rerankrt.manifest import read_manifest
 
-    budget = read_manifest(cpu_engine_dir).data["serving"]["batch_tokens"]
+    budget = read_manifest(cpu_engine_dir).serving.batch_tokens
     assert budget == 2048  # configs/cpu.yaml
     with Reranker.load(cpu_engine_dir) as reranker:
         assert reranker.scheduler.batch_tokens == budget

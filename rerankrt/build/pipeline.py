@@ -521,7 +521,7 @@ def _summary_message(plan: _Plan, gated: _Gated, compiled: _Compiled) -> str:
     """One paragraph for the user: what was built, which graph the gate ran in which precision, what is missing."""
     config, out, m = plan.config, plan.out, gated.gate.metrics
     summary = (
-        f"gate passed on the {gated.label} ({gated.precision}): spearman {m['spearman']:.4f}, top1 {m['top1']:.3f}, "
+        f"gate passed on the {gated.label}: spearman {m['spearman']:.4f}, top1 {m['top1']:.3f}, "
         f"max |err| {m['max_abs_error']:.4g}"
     )
     if config.precision in ("bf16", "fp16"):
