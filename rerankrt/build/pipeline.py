@@ -3,15 +3,20 @@
 Stages, each reading and writing files in a work folder beside the engine directory (``<out>.work/``), so a failed
 stage leaves the earlier artifacts intact and each can be rerun alone::
 
-    config         rerankrt/configs/<gpu>.yaml, validated first           (rerankrt.build.config)
+    config         rerankrt/configs/<gpu>.yaml, validated first             (rerankrt.build.config)
     data           calibration + held-out pairs, never random               (rerankrt.calibration.dataset)
     classifier     1-logit classifier folder            <work>/classifier/  (rerankrt.models.ensure_classifier1)
     fp32 graph     float32 ONNX                         <work>/model.fp32.onnx (export.onnx_from_checkpoint)
     fp8 graph      ModelOpt FP8 Q/DQ ONNX               <work>/model.fp8.onnx  (quantize.fp8_onnx_from_checkpoint)
     check          structure of the shipped graph       <work>/check.json      (check.check_graph)
     gate + report  held-out scores vs float32 reference <out>/report.*         (gate, report)
+    package        graph, tokenizer (, INT8 graph)      <out>/model.onnx ...   (engine_dir.package_engine_dir)
     compile        TensorRT engine                      <out>/engine.plan      (compile.engine_from_onnx)
-    manifest       the contract with the runtime        <out>/manifest.json    (rerankrt.manifest)
+    manifest       the contract with the runtime        <out>/manifest.json    (engine_dir, rerankrt.manifest)
+
+The gate scores the graph this stage has, and the manifest and the message name it: the FP8 Q/DQ graph for FP8
+targets, the float32 graph for every other target (onnxruntime has no BF16/FP16 kernels on the CPU, so a BF16 or FP16
+engine's own rounding is not gated). The stage functions live in `rerankrt.build.stages`; this module runs them.
 
 The manifest is written last: a directory without one is not an engine directory, so a failed build is never
 served. Exit codes: 0 success, 2 configuration or data error, 3 TensorRT or a CUDA GPU missing (the directory
@@ -22,14 +27,14 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rerankrt._device import DEFAULT_MODEL, detected_capability, tensorrt_status
-from rerankrt.build.config import BuildConfig, ConfigError
+from rerankrt.build.config import ConfigError
+from rerankrt.build.engine_dir import manifest_from_build, package_engine_dir
 from rerankrt.build.export import onnx_from_checkpoint
 from rerankrt.build.gate import GateResult, gate_from_metrics, metrics_from_scores
 from rerankrt.build.stages import (
@@ -44,34 +49,24 @@ from rerankrt.build.stages import (
     INT8_NAME,
     ONNX_NAME,
     BuildError,
-    _clear_outputs,
-    _low_precision_graph,
-    _model_record,
+    BuildPlan,
+    Compiled,
+    Gated,
+    Graphs,
+    clear_outputs,
     config_from_args,
-    copy_onnx,
     encoder_for_build,
     engine_from_graph,
     gate_from_graph,
     int8_onnx_from_onnx,
+    low_precision_graph,
     onnx_scores_from_graph,
     pairs_for_build,
     reference_scores_from_checkpoint,
 )
 from rerankrt.calibration.loop import encode_pairs
-from rerankrt.manifest import (
-    TOKENIZER_DIR,
-    Artifacts,
-    Calibration,
-    Gate,
-    Limits,
-    Manifest,
-    Serving,
-    Target,
-    TokenIds,
-    write_manifest,
-)
-from rerankrt.models import copy_tokenizer_files
-from rerankrt.prompt import TEMPLATES, PromptEncoder
+from rerankrt.manifest import Manifest, write_manifest
+from rerankrt.prompt import TEMPLATES
 
 log = logging.getLogger("rerankrt.build")
 
@@ -178,55 +173,6 @@ def build(
         return BuildResult(exc.exit_code, str(exc), out, gate=exc.gate, check=exc.check, timings=timer.timings)
 
 
-@dataclass
-class _Plan:
-    """What the planning stage settled: the config, the data, the tokenizer, the folders."""
-
-    config: BuildConfig
-    model: str
-    revision: str | None
-    template: str
-    out: Path
-    work: Path
-    source_path: Path
-    encoder: PromptEncoder
-    cal_pairs: list
-    held_pairs: list
-    data_info: dict[str, Any]
-
-
-@dataclass
-class _Graphs:
-    """The graphs the build made: the float32 one, the one it ships, and how it was quantized."""
-
-    classifier: Path
-    fp32_onnx: Path
-    shipped: Path
-    quant_info: dict[str, Any] | None = None
-
-
-@dataclass
-class _Gated:
-    """The accuracy gate's outcome: which graph, in which precision, its verdict, and the INT8 CPU graph's."""
-
-    gate: GateResult
-    graph: str
-    precision: str
-    label: str
-    extra: dict[str, GateResult]
-    int8_ok: bool
-
-
-@dataclass
-class _Compiled:
-    """The compile stage's outcome: the TensorRT build record, or why there is none."""
-
-    engine_info: dict[str, Any] | None = None
-    missing: str = ""
-    notes: list[str] = field(default_factory=list)
-    quant_info: dict[str, Any] | None = None
-
-
 def _build(*, timer: _Timer, **args: Any) -> BuildResult:
     plan = _plan(timer=timer, **args)
     graphs = _graphs(plan, timer)
@@ -240,9 +186,9 @@ def _build(*, timer: _Timer, **args: Any) -> BuildResult:
             "graph structure check failed: " + "; ".join(check.failures), EXIT_CHECK, check=check.as_dict()
         )
     gated, held_encoded = _gate_stage(plan, graphs, check.as_dict(), timer)
-    _package(plan, graphs, gated)
+    package_engine_dir(plan, graphs, gated)
     compiled = _compile_stage(plan, graphs, held_encoded, timer, onnx_only=args["onnx_only"])
-    manifest = write_manifest(_manifest_from_build(plan, graphs, gated, compiled, check.details, timer.timings))
+    manifest = write_manifest(manifest_from_build(plan, graphs, gated, compiled, check.details, timer.timings))
     exit_code = EXIT_NO_TENSORRT if compiled.missing else EXIT_OK
     return BuildResult(
         exit_code,
@@ -269,7 +215,7 @@ def _plan(
     config_overrides: dict[str, Any] | None,
     work_dir: Path | None,
     timer: _Timer,
-) -> _Plan:
+) -> BuildPlan:
     """Everything that can be refused is refused here, before any work; the outputs of an earlier build go."""
     from rerankrt.models import resolve_checkpoint
 
@@ -288,9 +234,9 @@ def _plan(
         encoder = encoder_for_build(source_path, template, config)
     work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
-    _clear_outputs(out)
+    clear_outputs(out)
     log.info("build: %s -> %s (%s, %s, template %s)", model, out, config.gpu, config.precision, template)
-    return _Plan(
+    return BuildPlan(
         config=config,
         model=str(model),
         revision=revision,
@@ -305,7 +251,7 @@ def _plan(
     )
 
 
-def _graphs(plan: _Plan, timer: _Timer) -> _Graphs:
+def _graphs(plan: BuildPlan, timer: _Timer) -> Graphs:
     """The 1-logit classifier, its float32 graph, and on FP8 targets the Q/DQ graph calibrated on real pairs."""
     from rerankrt.models import ensure_classifier1
 
@@ -313,7 +259,7 @@ def _graphs(plan: _Plan, timer: _Timer) -> _Graphs:
         classifier = ensure_classifier1(plan.source_path, plan.work / "classifier", revision=plan.revision)
     with timer("export_fp32"):
         fp32_onnx = onnx_from_checkpoint(classifier, plan.work / "model.fp32.onnx")
-    graphs = _Graphs(classifier=classifier, fp32_onnx=fp32_onnx, shipped=fp32_onnx)
+    graphs = Graphs(classifier=classifier, fp32_onnx=fp32_onnx, shipped=fp32_onnx)
     if plan.config.quantized:
         from rerankrt.build import quantize
 
@@ -330,11 +276,11 @@ def _graphs(plan: _Plan, timer: _Timer) -> _Graphs:
     return graphs
 
 
-def _gate_stage(plan: _Plan, graphs: _Graphs, check: dict[str, Any], timer: _Timer):
+def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _Timer):
     """The held-out pairs scored by the shipped graph against the float32 torch reference, and the report.
 
     Returns:
-        (`_Gated`, the encoded held-out pairs).
+        (`Gated`, the encoded held-out pairs).
 
     Raises:
         BuildError: (exit 4) the gate failed; the report is still written.
@@ -392,23 +338,15 @@ def _gate_stage(plan: _Plan, graphs: _Graphs, check: dict[str, Any], timer: _Tim
             check=check,
         )
     int8_ok = all(g.passed for g in extra.values()) and bool(extra)
-    gated = _Gated(gate=gate, graph=graph, precision=precision, label=label, extra=extra, int8_ok=int8_ok)
+    gated = Gated(gate=gate, graph=graph, precision=precision, label=label, extra=extra, int8_ok=int8_ok)
     return gated, held_encoded
 
 
-def _package(plan: _Plan, graphs: _Graphs, gated: _Gated) -> None:
-    """The engine directory's graph, tokenizer and (when it passed its gate) INT8 graph."""
-    copy_onnx(graphs.shipped, plan.out / ONNX_NAME)
-    copy_tokenizer_files(graphs.classifier, plan.out / TOKENIZER_DIR)
-    if gated.int8_ok:
-        shutil.copyfile(plan.work / INT8_NAME, plan.out / INT8_NAME)
-
-
-def _compile_stage(plan: _Plan, graphs: _Graphs, held_encoded, timer: _Timer, *, onnx_only: bool) -> _Compiled:
+def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer, *, onnx_only: bool) -> Compiled:
     """TensorRT targets: engine.plan from model.onnx (an AutoCast graph replaces it for BF16/FP16), or the reason
     there is none; the notes say what was not built and what the directory serves instead."""
     config = plan.config
-    compiled = _Compiled(quant_info=graphs.quant_info)
+    compiled = Compiled(quant_info=graphs.quant_info)
     if not config.is_tensorrt:
         return compiled
     if onnx_only:
@@ -421,7 +359,7 @@ def _compile_stage(plan: _Plan, graphs: _Graphs, held_encoded, timer: _Timer, *,
         from rerankrt.build import compile as trt_compile
 
         if config.precision in ("bf16", "fp16"):
-            compiled.quant_info = _low_precision_graph(
+            compiled.quant_info = low_precision_graph(
                 graphs.fp32_onnx, plan.work, plan.out, held_encoded, plan.encoder.pad_id, config
             )
         try:
@@ -443,81 +381,7 @@ def _compile_stage(plan: _Plan, graphs: _Graphs, held_encoded, timer: _Timer, *,
     return compiled
 
 
-def _graph_precision(config: BuildConfig, compiled: _Compiled) -> str:
-    """The precision of the shipped model.onnx: FP8 Q/DQ, the AutoCast BF16/FP16 graph an engine was compiled
-    from, or float32."""
-    if config.quantized:
-        return "fp8"
-    if compiled.engine_info is not None and config.precision in ("bf16", "fp16"):
-        return config.precision
-    return "fp32"
-
-
-def _manifest_from_build(
-    plan: _Plan, graphs: _Graphs, gated: _Gated, compiled: _Compiled, checks: dict, timings: dict
-) -> Manifest:
-    """The build's outcome as the typed manifest `write_manifest` hashes and writes."""
-    config, encoder, engine = plan.config, plan.encoder, compiled.engine_info
-    notes = list(compiled.notes)
-    if config.gpu == "cpu" and config.int8_cpu and not gated.int8_ok:
-        notes.append("the INT8 graph missed the accuracy gate and was not shipped (see report.md)")
-    if config.precision in ("bf16", "fp16"):
-        notes.append(
-            f"the accuracy gate ran on the float32 graph ({gated.graph}): onnxruntime on the CPU has no "
-            f"{config.precision.upper()} kernels, so the engine's own rounding is not gated here"
-        )
-    return Manifest(
-        path=plan.out,
-        backend="tensorrt" if engine is not None else "onnxruntime",
-        template=plan.template,
-        max_length=encoder.max_length,
-        max_sequence_length=encoder.max_sequence_length,
-        model_max_length=encoder.model_max_length,
-        allow_special_tokens=False,
-        limits=Limits(
-            max_batch_size=config.max_batch_size,
-            max_seq_len=config.max_seq_len,
-            max_num_tokens=config.max_num_tokens,
-        ),
-        serving=Serving(batch_tokens=config.batch_tokens),
-        target=Target(
-            gpu=config.gpu,
-            precision=config.precision,
-            compute_capability=config.compute_capability,
-            graph_precision=_graph_precision(config, compiled),
-            tensorrt_version=(engine or {}).get("tensorrt_version"),
-            profiles=config.profiles,
-            workspace_bytes=config.workspace_bytes or None,
-            builder_optimization_level=config.builder_optimization_level if config.is_tensorrt else None,
-            config=config.source or None,
-        ),
-        model=_model_record(plan.model, plan.revision, plan.source_path, graphs.classifier),
-        token_ids=TokenIds(yes=encoder.yes_id, no=encoder.no_id, pad=encoder.pad_id),
-        artifacts=Artifacts(
-            onnx=ONNX_NAME,
-            engine=ENGINE_NAME if engine is not None else None,
-            onnx_int8=INT8_NAME if gated.int8_ok else None,
-        ),
-        calibration=Calibration(**plan.data_info),
-        gate=Gate(
-            graph=gated.label,
-            precision=gated.precision,
-            passed=gated.gate.passed,
-            metrics=gated.gate.metrics,
-            thresholds=gated.gate.thresholds,
-            extra={k: v.as_dict() for k, v in gated.extra.items()},
-        ),
-        notes=tuple(notes),
-        details={
-            "quantization": compiled.quant_info,
-            "checks": checks,
-            "tensorrt": engine,
-            "timings_s": timings,
-        },
-    )
-
-
-def _summary_message(plan: _Plan, gated: _Gated, compiled: _Compiled) -> str:
+def _summary_message(plan: BuildPlan, gated: Gated, compiled: Compiled) -> str:
     """One paragraph for the user: what was built, which graph the gate ran in which precision, what is missing."""
     config, out, m = plan.config, plan.out, gated.gate.metrics
     summary = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +250,7 @@ def int8_onnx_from_onnx(fp32_onnx: Path, out_path: Path) -> Path:
     return out_path
 
 
-def _model_record(model: str, revision: str | None, path: Path, classifier: Path) -> ModelInfo:
+def model_info_from_checkpoint(model: str, revision: str | None, path: Path, classifier: Path) -> ModelInfo:
     weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
     local = Path(model).expanduser().exists()
     commit = None
@@ -269,7 +270,7 @@ def _model_record(model: str, revision: str | None, path: Path, classifier: Path
     )
 
 
-def _clear_outputs(out: Path) -> None:
+def clear_outputs(out: Path) -> None:
     """Remove what an earlier build wrote, the manifest first so a half-rewritten directory is never served."""
     if out.exists() and not out.is_dir():
         raise BuildError(f"--out {out} exists and is not a directory", EXIT_CONFIG)
@@ -295,7 +296,7 @@ def engine_from_graph(onnx_path: Path, engine_path: Path, config: BuildConfig, t
     return dict(trt_compile.engine_from_onnx(onnx_path, engine_path, options) or {})
 
 
-def _low_precision_graph(fp32_onnx: Path, work: Path, out: Path, encoded, pad_id: int, config: BuildConfig) -> dict:
+def low_precision_graph(fp32_onnx: Path, work: Path, out: Path, encoded, pad_id: int, config: BuildConfig) -> dict:
     """BF16/FP16 targets: the engine is compiled from an AutoCast graph, which replaces out/model.onnx."""
     from rerankrt._optional import MissingDependencyError
     from rerankrt.build import quantize
@@ -312,3 +313,55 @@ def _low_precision_graph(fp32_onnx: Path, work: Path, out: Path, encoded, pad_id
         stale.unlink()
     copy_onnx(path, out / ONNX_NAME)
     return info
+
+
+# -- what the stages hand each other ------------------------------------------------------------------------
+
+
+@dataclass
+class BuildPlan:
+    """What the planning stage settled: the config, the data, the tokenizer, the folders."""
+
+    config: BuildConfig
+    model: str
+    revision: str | None
+    template: str
+    out: Path
+    work: Path
+    source_path: Path
+    encoder: PromptEncoder
+    cal_pairs: list
+    held_pairs: list
+    data_info: dict[str, Any]
+
+
+@dataclass
+class Graphs:
+    """The graphs the build made: the float32 one, the one it ships, and how it was quantized."""
+
+    classifier: Path
+    fp32_onnx: Path
+    shipped: Path
+    quant_info: dict[str, Any] | None = None
+
+
+@dataclass
+class Gated:
+    """The accuracy gate's outcome: which graph, in which precision, its verdict, and the INT8 CPU graph's."""
+
+    gate: GateResult
+    graph: str
+    precision: str
+    label: str
+    extra: dict[str, GateResult]
+    int8_ok: bool
+
+
+@dataclass
+class Compiled:
+    """The compile stage's outcome: the TensorRT build record, or why there is none."""
+
+    engine_info: dict[str, Any] | None = None
+    missing: str = ""
+    notes: list[str] = field(default_factory=list)
+    quant_info: dict[str, Any] | None = None
