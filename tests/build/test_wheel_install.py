@@ -93,6 +93,13 @@ def test_wheel_ships_every_config_and_the_calibration_set(installed, tmp_path):
     assert result["calibration_sha256"] == dataset_sha256() and result["pairs"] == len(load_pairs())
 
 
+def test_wheel_keeps_the_build_stage_package(installed):
+    """rerankrt/build/ is package source, not build output: the wheel carries it (the repo's .gitignore anchors
+    /build/ at the root, so only a top-level build folder is ignored)."""
+    assert (installed / "rerankrt" / "build" / "pipeline.py").is_file()
+    assert (installed / "rerankrt" / "build" / "stages.py").is_file()
+
+
 def test_wheel_leaves_the_repository_tools_out(installed):
     assert not list(installed.rglob("make_pairs.py")) and not (installed / "tools").exists()
     assert not (installed / "configs").exists()  # the configs live inside the package, not beside it
