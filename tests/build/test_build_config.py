@@ -167,3 +167,23 @@ def test_missing_tensorrt_stops_after_the_gate_with_exit_3(tiny_classifier_dir, 
     # Which graph the directory serves instead, in its own precision, and which graph the gate ran.
     assert any("the FP8 Q/DQ graph" in note for note in manifest.notes)
     assert "gate passed on the FP8 Q/DQ graph model.fp8.onnx" in result.message
+
+
+def test_a100_build_says_it_gated_the_float32_graph(tiny_classifier_dir, tmp_path):
+    """Issue 17: a BF16 target's gate runs on the float32 graph; the message, manifest and info say so."""
+    out = tmp_path / "a100"
+    result = pipeline.build(
+        gpu="a100",
+        model=str(tiny_classifier_dir),
+        out=out,
+        onnx_only=True,
+        config_overrides={**TINY_OVERRIDES, "max_heldout_pairs": 40},
+    )
+    assert result.exit_code == 0, result.message
+    assert "gate passed on the float32 graph model.fp32.onnx (onnxruntime)" in result.message
+    assert "the BF16 engine's own rounding is not gated" in result.message
+    manifest = read_manifest(out)
+    assert manifest.target.precision == "bf16" and manifest.target.graph_precision == "fp32"
+    assert manifest.gate.precision == "fp32" and "model.fp32.onnx" in manifest.gate.graph
+    assert any("the accuracy gate ran on the float32 graph (model.fp32.onnx)" in n for n in manifest.notes)
+    assert not any("(BF16)" in n for n in manifest.notes)  # model.onnx is float32 here, never called BF16
