@@ -130,6 +130,7 @@ def _write_tensorrt_manifest(folder, **extra) -> None:
         "target": {"gpu": "h100", "precision": "fp8", "compute_capability": "9.0"},
         "model": {"source": "mixedbread-ai/mxbai-rerank-base-v2"},
         "token_ids": {"yes": 16, "no": 15, "pad": 151643},
+        "artifacts": {"engine": "engine.plan"},  # a TensorRT manifest names its engine
         **extra,
     }
     write_manifest(Manifest.from_dict(folder, data))
