@@ -31,9 +31,9 @@ test: $(STAMP) ## Run the test suite (GPU tests skip without TensorRT and a CUDA
 test-gpu: $(STAMP) ## Run only the GPU tests (TensorRT + CUDA machines)
 	$(PY) -m pytest -q tests/gpu -rs
 
-lint: $(STAMP) ## ruff over the package, tests and benchmarks
-	$(VENV)/bin/ruff check rerankrt tests benchmarks
-	$(VENV)/bin/ruff format --check rerankrt tests benchmarks
+lint: $(STAMP) ## ruff over the package, tests, benchmarks and tools
+	$(VENV)/bin/ruff check rerankrt tests benchmarks tools
+	$(VENV)/bin/ruff format --check rerankrt tests benchmarks tools
 
 demo: $(STAMP) ## Build a CPU engine directory of a tiny offline model and rank the model card's example
 	$(PY) -m rerankrt demo

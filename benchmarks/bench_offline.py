@@ -305,10 +305,9 @@ def _engine_run(engine: Path, size: str, repeats: int, threads: int) -> dict[str
     from rerankrt.manifest import read_manifest
 
     manifest = read_manifest(engine, verify=False)
-    record_model = manifest.data.get("model", {})
-    ckpt = Path(record_model["local_path"]) if record_model.get("local_path") else None
+    ckpt = Path(manifest.model.local_path) if manifest.model.local_path else None
     # mxbai-rerank runs its own template on a causal checkpoint: compare only where the engine has both.
-    comparable = manifest.template == "mxbai" and record_model.get("form") == "causal"
+    comparable = manifest.template == "mxbai" and manifest.model.form == "causal"
     reference = ckpt if comparable and ckpt is not None and ckpt.is_dir() else None
     device = "cpu"
     if manifest.backend == "tensorrt":

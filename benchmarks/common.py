@@ -398,8 +398,10 @@ def cpu_engine(
 
     ckpt = checkpoint(cache, shape, layers)
     layers = json.loads((ckpt / "config.json").read_text())["num_hidden_layers"]
-    # The config's hash is in the name: a cached engine built under an older configs/cpu.yaml is rebuilt.
-    config = hashlib.sha256((Path(__file__).resolve().parent.parent / "configs" / "cpu.yaml").read_bytes())
+    from rerankrt.build.config import config_path
+
+    # The config's hash is in the name: a cached engine built under an older rerankrt/configs/cpu.yaml is rebuilt.
+    config = hashlib.sha256(config_path("cpu").read_bytes())
     tag = f"v{rerankrt.__version__}-{config.hexdigest()[:8]}"
     out = cache / f"engine-cpu-{shape}-L{layers}-{template}-{max_length}-{tag}"
     try:
@@ -483,18 +485,18 @@ def model_config(engine_dir: Path, checkpoint_dir: Path | None = None) -> dict[s
 
     candidates = [checkpoint_dir] if checkpoint_dir else []
     try:
-        record = read_manifest(engine_dir, verify=False).data.get("model", {})
+        model = read_manifest(engine_dir, verify=False).model
+        local_path, source = model.local_path, model.source
     except Exception:  # noqa: BLE001 - no manifest: nothing to read
-        record = {}
-    if record.get("local_path"):
-        candidates.append(Path(record["local_path"]))
+        local_path, source = None, ""
+    if local_path:
+        candidates.append(Path(local_path))
     for folder in candidates:
         if folder and (Path(folder) / "config.json").is_file():
             cfg = json.loads((Path(folder) / "config.json").read_text())
             return {k: int(cfg[k]) for k in KNOWN_CONFIGS["mxbai-rerank-base-v2"] if k in cfg} | {
                 "vocab_size": int(cfg.get("vocab_size", 0))
             }
-    source = str(record.get("source", ""))
     for name, dims in KNOWN_CONFIGS.items():
         if name in source:
             return dict(dims, vocab_size=151936)
@@ -529,15 +531,11 @@ def engine_backend(engine_dir: str | Path | None) -> str | None:
 
 
 def tensorrt_ready(engine_dir: str | Path) -> tuple[bool, str]:
-    """Whether this machine can run a TensorRT engine directory; the reason when it cannot."""
-    from rerankrt._optional import available
-    from rerankrt.runtime import cuda
+    """Whether this machine can run a TensorRT engine directory; the reason when it cannot.
 
-    if not available("tensorrt"):
-        return False, "the tensorrt package is not installed"
-    ok, why = cuda.cuda_status(0)
-    if not ok:
-        return False, f"no usable CUDA GPU ({why})"
+    The runtime's own check (`check_engine_fits`: the tensorrt package, a CUDA GPU, the engine's TensorRT version and
+    compute capability), with its refusal as the reason.
+    """
     try:
         from rerankrt.manifest import read_manifest
         from rerankrt.runtime.backends import check_engine_fits

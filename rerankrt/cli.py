@@ -12,13 +12,11 @@ import sys
 from pathlib import Path
 
 from rerankrt import __version__
+from rerankrt._device import DEFAULT_MODEL, GPUS
 from rerankrt._optional import MissingDependencyError
 from rerankrt.prompt import DEFAULT_MAX_LENGTH, TEMPLATES
 
-GPUS = ("h100", "l4", "a100", "cpu", "auto")
-DEFAULT_MODEL = "michaelfeil/mxbai-rerank-base-v2-seq"
-
-# The model card's example (shared/seed/model-card.txt), ranked by `rerankrt demo`.
+# The example of the mxbai-rerank-base-v2 model card (its usage snippet), ranked by `rerankrt demo`.
 DEMO_QUERY = "Who wrote 'To Kill a Mockingbird'?"
 DEMO_DOCUMENTS = [
     "'To Kill a Mockingbird' is a novel by Harper Lee published in 1960. It was immediately successful, winning the "
@@ -53,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--revision", help="hub revision")
 
     b = sub.add_parser("build", help="checkpoint -> engine directory (quantize, export, gate, compile)")
-    b.add_argument("--gpu", default="auto", help=f"target: one of {', '.join(GPUS)}, or a config YAML path")
+    b.add_argument("--gpu", default="auto", help=f"target: one of {', '.join((*GPUS, 'auto'))}, or a config YAML path")
     b.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or folder (default {DEFAULT_MODEL})")
     b.add_argument("--out", type=Path, required=True, help="engine directory to write")
     b.add_argument("--calibration", type=Path, help="JSONL of query/document pairs (default: the shipped set)")
@@ -220,25 +218,43 @@ def cmd_info(args) -> int:
 
     m = read_manifest(args.engine_dir)
     if args.json:
-        print(json.dumps(m.data, indent=2))
+        print(json.dumps({"path": str(m.path), **m.as_dict()}, indent=2))
         return 0
-    d = m.data
-    gate = d.get("gate") or {}
-    rows = [
-        ("engine directory", str(m.path)),
-        ("model", f"{m.model_name} ({d['model'].get('revision') or 'local'})"),
-        ("backend", m.backend),
-        ("target", f"{d['target'].get('gpu')} sm{d['target'].get('compute_capability')} {m.precision}"),
-        ("template", f"{m.template}, max_length {m.max_length}"),
-        ("limits", ", ".join(f"{k}={v}" for k, v in m.limits.items())),
-        ("tensorrt", str((d.get("tensorrt") or {}).get("version", "no engine in this directory"))),
-        ("calibration", f"{(d.get('calibration') or {}).get('pairs', '-')} pairs"),
-        ("gate", "passed" if gate.get("passed") else ("failed" if gate else "not run")),
-        ("built", f"{d.get('created')} by rerankrt {d.get('rerankrt_version')}"),
-    ]
-    for k, v in rows:
+    for k, v in info_rows(m):
         print(f"{k:>16}: {v}")
     return 0
+
+
+def info_rows(m) -> list[tuple[str, str]]:
+    """A manifest -> the (label, value) lines `rerankrt info` prints, each read from a typed field."""
+    target, cal, gate = m.target, m.calibration, m.gate
+    where = f"sm{target.compute_capability.replace('.', '')}" if target.compute_capability else "no GPU"
+    graph = "" if target.graph_precision == target.precision else f" (model.onnx is {target.graph_precision})"
+    engine = f"engine.plan, TensorRT {target.tensorrt_version}" if m.artifacts.engine else "no engine in this directory"
+    if gate is None:
+        verdict = "not run"
+    else:
+        verdict = f"{'passed' if gate.passed else 'failed'} on the {gate.graph}"
+        if "spearman" in gate.metrics:
+            verdict += f": spearman {gate.metrics['spearman']:.4f}, top1 {gate.metrics.get('top1', 0):.3f}"
+    data = (
+        "-"
+        if cal is None
+        else f"{cal.calibration_pairs} calibration pairs, {cal.heldout_pairs} held-out pairs "
+        f"({cal.heldout_groups} queries) from the {cal.source} set"
+    )
+    return [
+        ("engine directory", str(m.path)),
+        ("model", f"{m.model_name} ({m.model.revision or 'local'})"),
+        ("backend", m.backend),
+        ("target", f"{target.gpu} {where} {m.precision}{graph}"),
+        ("template", f"{m.template}, max_length {m.max_length}"),
+        ("limits", ", ".join(f"{k}={v}" for k, v in m.limits.as_dict().items())),
+        ("tensorrt", engine),
+        ("calibration", data),
+        ("gate", verdict),
+        ("built", f"{m.created} by rerankrt {m.rerankrt_version} (format {m.format_version})"),
+    ]
 
 
 def cmd_tiny_model(args) -> int:

@@ -12,7 +12,6 @@ Needs the `build` extra (torch, transformers).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -29,7 +28,6 @@ TOKENIZER_FILES = (
     "added_tokens.json",
 )
 CONVERSION_RECORD = "conversion.json"
-DEFAULT_MODEL = "michaelfeil/mxbai-rerank-base-v2-seq"
 FORMS = ("causal", "classifier2", "classifier1")
 
 
@@ -79,15 +77,6 @@ def _label_rows(config) -> tuple[int, int]:
     if YES_TOKEN in names and NO_TOKEN in names:
         return names[YES_TOKEN], names[NO_TOKEN]
     return 1, 0
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def convert_checkpoint(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rerankrt.manifest import write_manifest
+from rerankrt.manifest import Manifest, write_manifest
 from rerankrt.models import copy_tokenizer_files
 from rerankrt.prompt import Encoded, TruncationError, bundled_tokenizer_dir
 from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
@@ -206,7 +206,7 @@ def write_torch_engine_dir(out: Path, checkpoint: Path) -> Path:
         "token_ids": {"yes": 16, "no": 15, "pad": 151643},
         "artifacts": {"checkpoint": "checkpoint"},
     }
-    write_manifest(out, data)
+    write_manifest(Manifest.from_dict(out, data))
     return out
 
 
@@ -215,20 +215,17 @@ def write_fake_trt_dir(tmp_path: Path, *, version="10.9.0.34", capability="9.0")
     (tmp_path / "tokenizer").mkdir()
     copy_tokenizer_files(bundled_tokenizer_dir(), tmp_path / "tokenizer")
     (tmp_path / "engine.plan").write_bytes(b"not a real engine")
-    write_manifest(
-        tmp_path,
-        {
-            "backend": "tensorrt",
-            "template": "seed",
-            "max_length": ENGINE_MAX_LENGTH,
-            "limits": dict(ENGINE_LIMITS),
-            "target": {"gpu": "h100", "precision": "fp8", "compute_capability": capability},
-            "model": {"source": "tiny"},
-            "token_ids": {},
-            "artifacts": {"engine": "engine.plan"},
-            "tensorrt": {"tensorrt_version": version, "compute_capability": [9, 0]},
-        },
-    )
+    data = {
+        "backend": "tensorrt",
+        "template": "seed",
+        "max_length": ENGINE_MAX_LENGTH,
+        "limits": dict(ENGINE_LIMITS),
+        "target": {"gpu": "h100", "precision": "fp8", "compute_capability": capability, "tensorrt_version": version},
+        "model": {"source": "tiny"},
+        "token_ids": {"yes": 16, "no": 15, "pad": 151643},
+        "artifacts": {"engine": "engine.plan"},
+    }
+    write_manifest(Manifest.from_dict(tmp_path, data))
     return tmp_path
 
 

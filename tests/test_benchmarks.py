@@ -116,22 +116,24 @@ def test_run_all_writes_the_summary(results, monkeypatch):
 
 
 def _write_tensorrt_manifest(folder, **extra) -> None:
-    """A manifest of an H100 FP8 TensorRT build of mxbai-rerank-base-v2 (no engine file: nothing runs it)."""
-    from rerankrt.manifest import write_manifest
+    """A manifest of an H100 FP8 TensorRT build of mxbai-rerank-base-v2 (a placeholder engine: nothing runs it)."""
+    from rerankrt.manifest import Manifest, write_manifest
 
-    write_manifest(
-        folder,
-        {
-            "backend": "tensorrt",
-            "template": "seed",
-            "max_length": 512,
-            "limits": {"max_batch_size": 8, "max_seq_len": 1024, "max_num_tokens": 4096},
-            "target": {"gpu": "h100", "precision": "fp8", "compute_capability": "9.0"},
-            "model": {"source": "mixedbread-ai/mxbai-rerank-base-v2"},
-            "token_ids": {"yes": 16, "no": 15, "pad": 151643},
-            **extra,
-        },
-    )
+    (folder / "engine.plan").write_bytes(b"placeholder, never deserialized")
+    (folder / "tokenizer").mkdir(exist_ok=True)
+    (folder / "tokenizer" / "tokenizer.json").write_text("{}")
+    data = {
+        "backend": "tensorrt",
+        "template": "seed",
+        "max_length": 512,
+        "limits": {"max_batch_size": 8, "max_seq_len": 1024, "max_num_tokens": 4096},
+        "target": {"gpu": "h100", "precision": "fp8", "compute_capability": "9.0"},
+        "model": {"source": "mixedbread-ai/mxbai-rerank-base-v2"},
+        "token_ids": {"yes": 16, "no": 15, "pad": 151643},
+        "artifacts": {"engine": "engine.plan"},  # a TensorRT manifest names its engine
+        **extra,
+    }
+    write_manifest(Manifest.from_dict(folder, data))
 
 
 def test_gpu_mode_is_selected_by_a_tensorrt_manifest_and_skips_cleanly(results, tmp_path):
@@ -151,7 +153,7 @@ def test_gpu_mode_is_selected_by_a_tensorrt_manifest_and_skips_cleanly(results, 
 
 def test_roofline_numbers():
     base = dict(KNOWN_CONFIGS["mxbai-rerank-base-v2"])
-    # Qwen2.5-0.5B: about 0.72 GFLOP of matrix work per token (shared/GROUND-TRUTH.md), plus attention.
+    # Qwen2.5-0.5B: about 0.72 GFLOP of matrix work per token (2 x 358M non-embedding matrix weights) + attention.
     assert flops_per_token(base, 0) == pytest.approx(0.7157e9, rel=1e-3)
     assert flops_per_token(base, 1000) - flops_per_token(base, 0) == pytest.approx(4 * 24 * 896 * 1000)
     assert peak_tflops("NVIDIA H100 80GB HBM3", "fp8") == 1979.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -86,4 +87,13 @@ def test_rank_and_info_on_an_engine_directory(cpu_engine_dir, tmp_path, capsys, 
     assert main(["info", str(cpu_engine_dir)]) == 0
     info = capsys.readouterr().out
     fields = dict(line.strip().split(": ", 1) for line in info.splitlines())
-    assert fields["backend"] == "onnxruntime" and fields["gate"] == "passed"
+    assert fields["backend"] == "onnxruntime" and fields["gate"].startswith("passed")
+    # Every line reads a typed field (issue 17: wrong keys printed "-", "smNone" and a version that did not exist).
+    assert fields["gate"].startswith("passed on the float32 graph model.fp32.onnx (onnxruntime): spearman")
+    assert fields["target"] == "cpu no GPU fp32" and fields["tensorrt"] == "no engine in this directory"
+    data = r"0 calibration pairs, \d+ held-out pairs \(\d+ queries\) from the shipped set"
+    assert re.fullmatch(data, fields["calibration"])
+    assert "None" not in info and fields["built"].endswith("(format 2)")
+    assert main(["info", str(cpu_engine_dir), "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["format_version"] == 2 and whole["limits"]["max_seq_len"] > 0 and whole["files"]

@@ -25,7 +25,7 @@ from rerankrt.prompt import (
 
 
 def card_template(query: str, document: str, instruction: str = "") -> str:
-    """The model card's function (shared/seed/model-card.txt), verbatim but for layout: the oracle."""
+    """The mxbai-rerank-base-v2 model card's usage function, verbatim but for layout: the oracle."""
     instruction = f"instruction: {instruction}\n" if instruction else ""
     system_prompt = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
     assert "\n" not in system_prompt

@@ -20,16 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rerankrt._device import FP8_TYPES
 from rerankrt._optional import require
 from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
-from rerankrt.runtime.backends.onnx import FP8_TYPES
 
 LINEAR_OPS = ("MatMul", "Gemm")
 PASS_THROUGH = ("Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Flatten")
-
-
-class GraphCheckError(RuntimeError):
-    """The graph breaks a structural rule; the message lists each broken rule."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +45,10 @@ class GraphCheck:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def raise_if_failed(self) -> None:
-        if not self.passed:
-            raise GraphCheckError("graph structure check failed: " + "; ".join(self.failures))
 
+class Graph:
+    """An ONNX graph indexed for the structural rules: producers, consumers, constants and their types."""
 
-class _Graph:
     def __init__(self, model) -> None:
         onnx = require("onnx", purpose="graph checks")
         self.model = model
@@ -134,15 +128,9 @@ def _axes(value_info) -> list[str | int]:
     return [d.dim_param if d.dim_param else (d.dim_value if d.HasField("dim_value") else "?") for d in dims]
 
 
-def check_model(model, *, quantized: bool) -> GraphCheck:
-    """An ONNX ModelProto -> `GraphCheck` (see the module docstring for the rules).
-
-    Args:
-        model: The graph (weights need not be loaded).
-        quantized: Whether the graph must carry FP8 Q/DQ on the body's linear layers.
-    """
+def _io_failures(g: Graph) -> tuple[dict[str, list], list[str]]:
+    """The engine contract's inputs and output: names, element types, dynamic axes -> (axes, failures)."""
     onnx = require("onnx", purpose="graph checks")
-    g = _Graph(model)
     failures: list[str] = []
     inputs = {i.name: i for i in g.graph.input}
     outputs = {o.name: o for o in g.graph.output}
@@ -166,7 +154,18 @@ def check_model(model, *, quantized: bool) -> GraphCheck:
             failures.append(f"output {ONNX_OUTPUT!r} must be float32")
         if len(axes[ONNX_OUTPUT]) != 1 or not isinstance(axes[ONNX_OUTPUT][0], str):
             failures.append(f"output {ONNX_OUTPUT!r} must have one dynamic [batch] axis, has {axes[ONNX_OUTPUT]}")
+    return axes, failures
 
+
+def check_model(model, *, quantized: bool) -> GraphCheck:
+    """An ONNX ModelProto -> `GraphCheck` (see the module docstring for the rules).
+
+    Args:
+        model: The graph (weights need not be loaded).
+        quantized: Whether the graph must carry FP8 Q/DQ on the body's linear layers.
+    """
+    g = Graph(model)
+    axes, failures = _io_failures(g)
     head = g.head()
     linears, quantized_linears, unquantized, attention, attention_q = [], [], [], [], 0
     for node in g.graph.node:

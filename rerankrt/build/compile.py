@@ -18,26 +18,20 @@ The precision is checked on the parsed network's tensor types before the (long) 
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
+from rerankrt._device import Profile, parse_capability, tensorrt_status
 from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
-from rerankrt.runtime.cuda import compute_capability, cuda_status, device_name, set_device
+from rerankrt.runtime.cuda import compute_capability, device_name, set_device
 
 PRECISIONS = ("fp8", "bf16", "fp16", "fp32")
 # Oldest GPU generation with tensor-core kernels for each reduced precision (FP8: Ada/Hopper, BF16: Ampere).
 MIN_COMPUTE_CAPABILITY = {"fp8": (8, 9), "bf16": (8, 0)}
-INSTALL_HINT = (
-    "Engine builds need an NVIDIA GPU with its driver and TensorRT 10 or newer: on such a machine run "
-    "pip install 'rerankrt[gpu]' (tensorrt>=10.8 and cuda-python; the tensorrt wheels pull their libraries from "
-    "NVIDIA's index, so https://pypi.nvidia.com must be reachable, or pass --extra-index-url https://pypi.nvidia.com), "
-    "or build inside an NGC TensorRT container (nvcr.io/nvidia/tensorrt)."
-)
+_REDUCED = (("FP8", "fp8"), ("BF16", "bf16"), ("HALF", "fp16"))
 
 
 class TensorRTUnavailable(RuntimeError):
@@ -46,40 +40,6 @@ class TensorRTUnavailable(RuntimeError):
 
 class CompileError(RuntimeError):
     """TensorRT is here but this build cannot proceed: wrong GPU, a graph the parser rejects, a failed build."""
-
-
-def _pair(value, field: str) -> tuple[int, int]:
-    try:
-        a, b = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{field} must be a pair of ints, got {value!r}") from None
-    return a, b
-
-
-@dataclass(frozen=True, kw_only=True)
-class Profile:
-    """One TensorRT optimization profile over (batch, seq): kernels are tuned for `opt`, valid from `min` to `max`."""
-
-    min: tuple[int, int]
-    opt: tuple[int, int]
-    max: tuple[int, int]
-
-    def __post_init__(self) -> None:
-        for field in ("min", "opt", "max"):
-            pair = _pair(getattr(self, field), f"Profile.{field}")
-            if min(pair) < 1:
-                raise ValueError(f"Profile.{field} (batch, seq) must be positive, got {pair}")
-            object.__setattr__(self, field, pair)
-        for axis, name in enumerate(("batch", "seq")):
-            if not self.min[axis] <= self.opt[axis] <= self.max[axis]:
-                raise ValueError(
-                    f"Profile needs min <= opt <= max on {name}, got min={self.min}, opt={self.opt}, max={self.max}; "
-                    f"raise max or lower min"
-                )
-
-    def fits(self, batch: int, seq: int) -> bool:
-        """Return True when a (batch, seq) input lies inside this profile."""
-        return self.min[0] <= batch <= self.max[0] and self.min[1] <= seq <= self.max[1]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +79,7 @@ class CompileOptions:
         if self.timing_cache is not None:
             object.__setattr__(self, "timing_cache", Path(self.timing_cache))
         if self.compute_capability is not None:
-            cc = _pair(self.compute_capability, "CompileOptions.compute_capability")
+            cc = _capability(self.compute_capability)
             object.__setattr__(self, "compute_capability", cc)
             need = MIN_COMPUTE_CAPABILITY.get(self.precision)
             if need and cc < need:
@@ -129,35 +89,14 @@ class CompileOptions:
                 )
 
 
-def _import_tensorrt() -> ModuleType | None:
+def _capability(value) -> tuple[int, int]:
     try:
-        return importlib.import_module("tensorrt")
-    except Exception:  # noqa: BLE001 - a broken install is as good as none
-        return None
-
-
-def tensorrt_status(device: int = 0) -> tuple[bool, str]:
-    """Say whether an engine can be built here and, if not, what is missing and how to install it. Never raises."""
-    missing = []
-    trt = _import_tensorrt()
-    if trt is None:
-        missing.append("the 'tensorrt' Python package is not installed")
-    else:
-        version = str(getattr(trt, "__version__", "0"))
-        major = version.split(".")[0]
-        if not (hasattr(trt, "Builder") and hasattr(trt, "OnnxParser")):
-            missing.append(f"the installed 'tensorrt' {version} has no builder or ONNX parser (a lean runtime?)")
-        elif not major.isdigit() or int(major) < 10:
-            missing.append(f"'tensorrt' {version} is too old (TensorRT 10 or newer is needed)")
-    ok, why = cuda_status(device)
-    if not ok:
-        missing.append(f"no usable CUDA GPU ({why})")
-    if not missing:
-        try:
-            return True, f"TensorRT {trt.__version__} on {device_name(device)}"
-        except Exception as exc:  # noqa: BLE001 - a device that cannot even name itself is not usable
-            missing.append(f"no usable CUDA GPU ({exc})")
-    return False, f"Cannot build a TensorRT engine here: {'; '.join(missing)}. {INSTALL_HINT}"
+        cc = parse_capability(value)
+    except ValueError as exc:
+        raise ValueError(f"CompileOptions.compute_capability: {exc}") from None
+    if cc is None:
+        raise ValueError(f"CompileOptions.compute_capability must be a pair of ints, got {value!r}")
+    return cc
 
 
 def _precision_problem(found: set[str], precision: str) -> str | None:
@@ -217,6 +156,48 @@ def engine_from_onnx(
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
     if not onnx_path.is_file():
         raise FileNotFoundError(f"ONNX graph not found: {onnx_path}")
+    cc, gpu = _check_device(options, device, log)
+    set_device(device)  # the builder works on the calling thread's current device
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network, parser = _parse_network(trt, builder, logger, onnx_path, options.precision, log)
+    config, cache_path = _builder_config(trt, builder, options, log)
+    log(
+        f"building {options.precision} engine, {len(options.profiles)} profile(s), "
+        f"optimization level {options.builder_optimization_level}"
+    )
+    start = time.perf_counter()
+    serialized = builder.build_serialized_network(network, config)
+    seconds = time.perf_counter() - start
+    del parser  # the network refers to the parser's weights until the build is done
+    if serialized is None:
+        raise CompileError(f"TensorRT failed to build an engine from {onnx_path}; see TensorRT's log lines above")
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(engine_path, serialized)
+    log(f"wrote {engine_path} ({serialized.nbytes} bytes) in {seconds:.1f} s")
+    if cache_path is not None:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(cache_path, config.get_timing_cache().serialize())
+        log(f"saved timing cache {cache_path}")
+    return {
+        "tensorrt_version": trt.__version__,
+        "compute_capability": list(cc),
+        "device": gpu,
+        "precision": options.precision,
+        "strongly_typed": True,
+        "profiles": [p.as_dict() for p in options.profiles],
+        "workspace_bytes": int(options.workspace_bytes),
+        "builder_optimization_level": int(options.builder_optimization_level),
+        "timing_cache": str(cache_path) if cache_path is not None else None,
+        "build_seconds": round(seconds, 3),
+        "engine_bytes": int(serialized.nbytes),
+    }
+
+
+def _check_device(options: CompileOptions, device: int, log: Callable[[str], None]) -> tuple[tuple[int, int], str]:
+    """Refuse a GPU the options do not target or that lacks the precision's kernels; (capability, name)."""
+    import tensorrt as trt
+
     cc, gpu = compute_capability(device), device_name(device)
     log(f"TensorRT {trt.__version__} on {gpu} (compute capability {cc[0]}.{cc[1]})")
     if options.compute_capability is not None and cc != options.compute_capability:
@@ -227,10 +208,11 @@ def engine_from_onnx(
     need = MIN_COMPUTE_CAPABILITY.get(options.precision)
     if need and cc < need:
         raise CompileError(f"{options.precision} needs compute capability >= {need}; {gpu} is {cc}")
+    return cc, gpu
 
-    set_device(device)  # the builder works on the calling thread's current device
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
+
+def _parse_network(trt, builder, logger, onnx_path: Path, precision: str, log: Callable[[str], None]):
+    """ONNX -> strongly typed network with the engine contract's I/O and the requested precision; (network, parser)."""
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
     parser = trt.OnnxParser(network, logger)
     log(f"parsing {onnx_path} (strongly typed)")
@@ -242,7 +224,6 @@ def engine_from_onnx(
             op = getattr(err, "node_operator", lambda: "")()
             errors.append(f"  - node {node}{f' ({op})' if op else ''}: {err.desc()}")
         raise CompileError(f"TensorRT's ONNX parser rejected {onnx_path}:\n" + "\n".join(errors))
-
     inputs = {network.get_input(i).name for i in range(network.num_inputs)}
     outputs = {network.get_output(i).name for i in range(network.num_outputs)}
     if inputs != set(ONNX_INPUTS) or outputs != {ONNX_OUTPUT}:
@@ -250,7 +231,7 @@ def engine_from_onnx(
             f"{onnx_path} has inputs {sorted(inputs)} and outputs {sorted(outputs)}; "
             f"expected inputs {list(ONNX_INPUTS)} and output {ONNX_OUTPUT!r}"
         )
-    reduced = {getattr(trt.DataType, n, None): p for n, p in (("FP8", "fp8"), ("BF16", "bf16"), ("HALF", "fp16"))}
+    reduced = {getattr(trt.DataType, n, None): p for n, p in _REDUCED}
     found = set()
     for i in range(network.num_layers):
         layer = network.get_layer(i)
@@ -258,11 +239,15 @@ def engine_from_onnx(
             dtype = layer.get_output(j).dtype
             if dtype in reduced:
                 found.add(reduced[dtype])
-    problem = _precision_problem(found, options.precision)
+    problem = _precision_problem(found, precision)
     if problem:
         raise CompileError(f"{onnx_path}: {problem}")
     log(f"parsed {network.num_layers} layers; reduced-precision tensors: {sorted(found) or 'none'}")
+    return network, parser
 
+
+def _builder_config(trt, builder, options: CompileOptions, log: Callable[[str], None]):
+    """Options -> TensorRT builder config with profiles and the timing cache loaded; (config, cache path)."""
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(options.workspace_bytes))
     config.builder_optimization_level = int(options.builder_optimization_level)
@@ -284,36 +269,7 @@ def engine_from_onnx(
             cache_bytes = b""
             config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
         log(f"timing cache {cache_path}: {len(cache_bytes)} bytes loaded")
-
-    log(
-        f"building {options.precision} engine, {len(options.profiles)} profile(s), "
-        f"optimization level {options.builder_optimization_level}"
-    )
-    start = time.perf_counter()
-    serialized = builder.build_serialized_network(network, config)
-    seconds = time.perf_counter() - start
-    if serialized is None:
-        raise CompileError(f"TensorRT failed to build an engine from {onnx_path}; see TensorRT's log lines above")
-    engine_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(engine_path, serialized)
-    log(f"wrote {engine_path} ({serialized.nbytes} bytes) in {seconds:.1f} s")
-    if cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(cache_path, config.get_timing_cache().serialize())
-        log(f"saved timing cache {cache_path}")
-    return {
-        "tensorrt_version": trt.__version__,
-        "compute_capability": list(cc),
-        "device": gpu,
-        "precision": options.precision,
-        "strongly_typed": True,
-        "profiles": [{k: list(v) for k, v in asdict(p).items()} for p in options.profiles],
-        "workspace_bytes": int(options.workspace_bytes),
-        "builder_optimization_level": int(options.builder_optimization_level),
-        "timing_cache": str(cache_path) if cache_path is not None else None,
-        "build_seconds": round(seconds, 3),
-        "engine_bytes": int(serialized.nbytes),
-    }
+    return config, cache_path
 
 
 def _write_atomic(path: Path, data) -> None:

@@ -1,4 +1,4 @@
-"""configs/<gpu>.yaml -> a validated, frozen `BuildConfig`, before any work starts.
+"""rerankrt/configs/<gpu>.yaml -> a validated, frozen `BuildConfig`, before any work starts.
 
 One file per target: precision, target compute capability, token and batch limits, TensorRT optimization profiles,
 workspace, builder optimization level, calibration sizes and accuracy-gate thresholds. Every check raises a
@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-GPUS = ("h100", "l4", "a100", "cpu")
+from rerankrt import _device
+from rerankrt._device import FP8_MIN_CAPABILITY, GPUS, Profile, capability_str, has_fp8
+
+# The shipped configs are package data (found through importlib.resources, so a wheel install has them too).
+CONFIG_PACKAGE = "rerankrt"
+CONFIG_FOLDER = "configs"
 GPU_CHOICES = (*GPUS, "auto")
 PRECISIONS = ("fp8", "bf16", "fp16", "fp32")
 CPU_PRECISIONS = ("fp32",)
-FP8_MIN_CAPABILITY = (8, 9)  # Ada (sm89) and Hopper (sm90) onwards have FP8 tensor cores
 ROUTES = ("onnx_ptq", "torch")
 GPU_NAMES = {"h100": "H100", "l4": "L4", "a100": "A100", "cpu": "CPU"}
 
@@ -27,64 +31,15 @@ class ConfigError(ValueError):
 
 
 def parse_capability(value: str | float | tuple | None) -> tuple[int, int] | None:
-    """ "9.0", 9.0, "sm90" or (9, 0) -> (9, 0); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, tuple | list):
-        major, minor = value
-        return int(major), int(minor)
-    text = str(value).strip().lower().removeprefix("sm_").removeprefix("sm")
-    if "." in text:
-        major, minor = text.split(".", 1)
-    elif text.isdigit() and len(text) >= 2:
-        major, minor = text[:-1], text[-1]
-    else:
-        raise ConfigError(f"compute capability {value!r} is not of the form '9.0' or 'sm90'")
-    try:
-        return int(major), int(minor)
-    except ValueError:
-        raise ConfigError(f"compute capability {value!r} is not of the form '9.0' or 'sm90'") from None
+    """ "9.0", 9.0, "sm90" or (9, 0) -> (9, 0); None stays None (`rerankrt._device.parse_capability`).
 
-
-def capability_str(cc: tuple[int, int] | None) -> str | None:
-    """(9, 0) -> "9.0"."""
-    return None if cc is None else f"{cc[0]}.{cc[1]}"
-
-
-def has_fp8(cc: tuple[int, int]) -> bool:
-    """Whether a compute capability has FP8 tensor cores (sm89 and later)."""
-    return tuple(cc) >= FP8_MIN_CAPABILITY
-
-
-@dataclass(frozen=True, kw_only=True)
-class Profile:
-    """One TensorRT optimization profile over (batch, seq) of both inputs.
-
-    Attributes:
-        min: Smallest (batch, seq).
-        opt: The shape TensorRT tunes kernels for.
-        max: Largest (batch, seq).
+    Raises:
+        ConfigError: For anything else.
     """
-
-    min: tuple[int, int]
-    opt: tuple[int, int]
-    max: tuple[int, int]
-
-    def __post_init__(self) -> None:
-        for name in ("min", "opt", "max"):
-            value = getattr(self, name)
-            if len(value) != 2 or any(int(v) < 1 for v in value):
-                raise ConfigError(f"profile {name} must be two positive ints [batch, seq], got {list(value)}")
-            object.__setattr__(self, name, (int(value[0]), int(value[1])))
-        for axis, label in enumerate(("batch", "seq")):
-            if not self.min[axis] <= self.opt[axis] <= self.max[axis]:
-                raise ConfigError(
-                    f"profile {label} must satisfy min <= opt <= max, got "
-                    f"{self.min[axis]} / {self.opt[axis]} / {self.max[axis]}"
-                )
-
-    def as_dict(self) -> dict[str, list[int]]:
-        return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
+    try:
+        return _device.parse_capability(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,7 +180,7 @@ class BuildConfig:
         if self.precision == "fp8" and not has_fp8(cc):
             raise ConfigError(
                 f"{self.gpu}: precision fp8 needs FP8 tensor cores (sm89 or later) but {name} is "
-                f"sm{cc[0]}{cc[1]}, which has none; use precision: bf16 for this GPU (configs/a100.yaml)"
+                f"sm{cc[0]}{cc[1]}, which has none; use precision: bf16 for this GPU (rerankrt/configs/a100.yaml)"
             )
         if not self.profiles:
             raise ConfigError(f"{self.gpu}: a TensorRT target needs at least one optimization profile")
@@ -267,8 +222,13 @@ class BuildConfig:
 _FIELDS = {f.name for f in dataclasses.fields(BuildConfig)}
 
 
-def config_path(gpu: str) -> Path:
-    """configs/<gpu>.yaml, or `gpu` itself when it is a path to a YAML file."""
+def shipped_config(gpu: str):
+    """The shipped config file of a target, as an importlib.resources Traversable (a wheel install has it)."""
+    return resources.files(CONFIG_PACKAGE).joinpath(CONFIG_FOLDER, f"{gpu}.yaml")
+
+
+def config_path(gpu: str):
+    """The shipped rerankrt/configs/<gpu>.yaml, or `gpu` itself when it is a path to a YAML file."""
     path = Path(gpu)
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
@@ -276,7 +236,7 @@ def config_path(gpu: str) -> Path:
         return path
     if gpu not in GPUS:
         raise ConfigError(f"--gpu must be one of {GPU_CHOICES} or a YAML file, got {gpu!r}")
-    return CONFIG_DIR / f"{gpu}.yaml"
+    return shipped_config(gpu)
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "") -> BuildConfig:
@@ -294,11 +254,9 @@ def config_from_dict(data: dict[str, Any], *, source: str = "") -> BuildConfig:
         raise ConfigError(f"{source or 'config'}: gate: {exc}") from None
     profiles = data.get("profiles") or []
     try:
-        data["profiles"] = tuple(
-            Profile(min=tuple(p["min"]), opt=tuple(p["opt"]), max=tuple(p["max"])) for p in profiles
-        )
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{source or 'config'}: each profile needs min, opt and max as [batch, seq]: {exc}") from None
+        data["profiles"] = tuple(Profile.from_dict(p) for p in profiles)
+    except ValueError as exc:
+        raise ConfigError(f"{source or 'config'}: profiles: {exc}") from None
     if isinstance(data.get("int8_gate"), dict):
         try:
             data["int8_gate"] = GateThresholds(**data["int8_gate"])
@@ -312,7 +270,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "") -> BuildConfig:
 
 
 def load_config(gpu: str, overrides: dict[str, Any] | None = None) -> BuildConfig:
-    """configs/<gpu>.yaml (or a YAML path) with `overrides` applied on top -> validated `BuildConfig`.
+    """The shipped <gpu>.yaml (or a YAML path) with `overrides` applied on top -> validated `BuildConfig`.
 
     Args:
         gpu: "h100", "l4", "a100", "cpu", or a path to a YAML file. ("auto" is resolved by `resolve_gpu` first.)
@@ -325,7 +283,7 @@ def load_config(gpu: str, overrides: dict[str, Any] | None = None) -> BuildConfi
 
     path = config_path(gpu)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

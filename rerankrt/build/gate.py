@@ -22,10 +22,6 @@ from rerankrt.prompt import Encoded
 TOP_K = 5
 
 
-class GateError(RuntimeError):
-    """The quantized graph missed an accuracy threshold; the message names each metric and by how much."""
-
-
 @dataclass(frozen=True)
 class GateResult:
     """The gate's verdict.
@@ -44,11 +40,6 @@ class GateResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def raise_if_failed(self, what: str = "the quantized graph") -> None:
-        """Raise `GateError` listing the missed thresholds."""
-        if not self.passed:
-            raise GateError(f"accuracy gate failed for {what}: " + "; ".join(self.failures))
 
 
 def scores_from_backend(

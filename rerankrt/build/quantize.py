@@ -117,6 +117,49 @@ def _to_fp8_bytes(values: np.ndarray) -> np.ndarray:
     return tensor.to(torch.float8_e4m3fn).view(torch.uint8).numpy()
 
 
+def _fold_fp8_weight(graph, dq, name: str, values: np.ndarray, consumers: dict, remove: list) -> None:
+    """Replace a weight's Q with an FP8 initializer read by its DQ; fold a following [1, 0] Transpose into it too,
+    so TensorRT sees DQ -> MatMul."""
+    onnx = require("onnx", purpose="FP8 export")
+    after = consumers.get(dq.output[0], [])
+    transpose = after[0] if len(after) == 1 and after[0].op_type == "Transpose" else None
+    if transpose is not None:
+        perm = [a.ints for a in transpose.attribute if a.name == "perm"]
+        if (perm and list(perm[0]) != [1, 0]) or not all(
+            c.op_type == "MatMul" for c in consumers.get(transpose.output[0], [])
+        ):
+            transpose = None
+    if transpose is not None:
+        values = values.T
+        dq.output[0] = transpose.output[0]
+        remove.append(transpose)
+    tensor = onnx.TensorProto()
+    tensor.name = name + "_fp8"
+    tensor.data_type = onnx.TensorProto.FLOAT8E4M3FN
+    tensor.dims.extend(values.shape)
+    tensor.raw_data = _to_fp8_bytes(values).tobytes()
+    graph.initializer.append(tensor)
+    dq.input[0] = tensor.name
+
+
+def _drop_unused(model, q_outputs: set[str]) -> None:
+    """Drop the fp32 weights and the Q-side scale constants nothing reads any more, and their stale type info."""
+    onnx = require("onnx", purpose="FP8 export")
+    graph = model.graph
+    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    for node in [n for n in graph.node if n.op_type == "Constant" and n.output[0] not in used]:
+        graph.node.remove(node)
+    for tensor in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(tensor)
+    stale = [
+        v for v in graph.value_info if v.name in q_outputs or v.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    ]
+    for info in stale:
+        graph.value_info.remove(info)
+    for opset in [o for o in model.opset_import if o.domain == TRT_DOMAIN]:
+        model.opset_import.remove(opset)
+
+
 def standard_qdq_from_trt_qdq(model):
     """ModelOpt's TorchScript FP8 export (``trt::`` custom Q/DQ) -> standard opset-19 FP8 Q/DQ, weights in FP8.
 
@@ -160,28 +203,7 @@ def standard_qdq_from_trt_qdq(model):
         dqs = consumers.get(node.output[0], [])
         is_weight = node.input[0] in inits and weight is not None and weight.ndim == 2
         if is_weight and scale is not None and scale.size == 1 and len(dqs) == 1:
-            # Fold Q into an FP8 initializer; fold a following [1, 0] Transpose into it too, so TRT sees DQ -> MatMul.
-            dq = dqs[0]
-            values = weight / float(scale.reshape(-1)[0])
-            after = consumers.get(dq.output[0], [])
-            transpose = after[0] if len(after) == 1 and after[0].op_type == "Transpose" else None
-            if transpose is not None:
-                perm = [a.ints for a in transpose.attribute if a.name == "perm"]
-                if (perm and list(perm[0]) != [1, 0]) or not all(
-                    c.op_type == "MatMul" for c in consumers.get(transpose.output[0], [])
-                ):
-                    transpose = None
-            if transpose is not None:
-                values = values.T
-                dq.output[0] = transpose.output[0]
-                remove.append(transpose)
-            tensor = onnx.TensorProto()
-            tensor.name = node.input[0] + "_fp8"
-            tensor.data_type = onnx.TensorProto.FLOAT8E4M3FN
-            tensor.dims.extend(values.shape)
-            tensor.raw_data = _to_fp8_bytes(values).tobytes()
-            graph.initializer.append(tensor)
-            dq.input[0] = tensor.name
+            _fold_fp8_weight(graph, dqs[0], node.input[0], weight / float(scale.reshape(-1)[0]), consumers, remove)
             remove.append(node)
             folded += 1
             continue
@@ -197,19 +219,7 @@ def standard_qdq_from_trt_qdq(model):
             node.input.append(ZERO_POINT)
     for node in remove:
         graph.node.remove(node)
-    # Drop the fp32 weights and the Q-side scale constants nothing reads any more.
-    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
-    for node in [n for n in graph.node if n.op_type == "Constant" and n.output[0] not in used]:
-        graph.node.remove(node)
-    for tensor in [t for t in graph.initializer if t.name not in used]:
-        graph.initializer.remove(tensor)
-    stale = [
-        v for v in graph.value_info if v.name in q_outputs or v.type.tensor_type.elem_type == onnx.TensorProto.UINT8
-    ]
-    for info in stale:
-        graph.value_info.remove(info)
-    for opset in [o for o in model.opset_import if o.domain == TRT_DOMAIN]:
-        model.opset_import.remove(opset)
+    _drop_unused(model, q_outputs)
     leftover = sorted({n.op_type for n in graph.node if n.domain == TRT_DOMAIN})
     if leftover:
         raise RuntimeError(f"custom TensorRT ops left after the FP8 fix-ups: {leftover}")
@@ -276,7 +286,7 @@ def fp8_onnx_from_onnx(
     onnx = require("onnx", purpose="FP8 export")
     from onnxruntime.quantization import CalibrationDataReader
 
-    from rerankrt.build.check import _Graph
+    from rerankrt.build.check import Graph
 
     feeds = calibration_arrays(batches)
 
@@ -294,7 +304,7 @@ def fp8_onnx_from_onnx(
             return feeds[0]
 
     if head_node is None:
-        head = _Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
+        head = Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
         head_node = head.name if head is not None else None
     start = time.perf_counter()
     # ModelOpt rewrites the graph file it is given; quantize a copy, so the input stays as its manifest hashed it.
@@ -348,10 +358,10 @@ def low_precision_onnx_from_onnx(
             f"{_MODELOPT_ONNX_DEPS}"
         ) from exc
     onnx = require("onnx", purpose="BF16 conversion")
-    from rerankrt.build.check import _Graph
+    from rerankrt.build.check import Graph
 
     out_path = Path(out_path)
-    head = _Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
+    head = Graph(onnx.load(str(fp32_onnx), load_external_data=False)).head()
     feeds = out_path.with_suffix(".autocast.npz")
     np.savez(feeds, **calibration_arrays([batch])[0])
     start = time.perf_counter()

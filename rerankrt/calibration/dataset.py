@@ -1,7 +1,8 @@
 """Query-document pairs for FP8 calibration and accuracy gating: JSONL file -> list of `Pair`.
 
-The shipped set (`SHIPPED_PATH`) was written for this project by `data/make_pairs.py`: hand-written queries and
-passages in several languages, with relevance labels, per-query groups and a fixed calibration/held-out split
+The shipped set (`SHIPPED_PATH`) was generated for this project by the repository's ``tools/make_pairs.py`` from
+the hand-written text in ``tools/calibration_text/`` (neither ships in the wheel): queries and passages in several
+languages, with relevance labels, per-query groups and a fixed calibration/held-out split
 by group. A user file has the same format; only ``query`` and ``document`` are required::
 
     {"query": "...", "document": "...", "instruction": "", "label": 1, "group": "q17", "split": "calibration"}

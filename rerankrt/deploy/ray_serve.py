@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rerankrt._device import parse_capability
 from rerankrt._optional import require
 from rerankrt.manifest import read_manifest
-from rerankrt.runtime.backends import parse_capability
 from rerankrt.runtime.reranker import Reranker
 from rerankrt.server import ServerSettings, create_app  # the one import of the HTTP app
 
@@ -109,7 +109,10 @@ class RayServeOptions:
             object.__setattr__(self, "engine_dir", str(Path(self.engine_dir).resolve()))
         dirs = {}
         for cc, path in self.engine_dirs.items():
-            major, minor = parse_capability(cc) or (None, None)
+            try:
+                major, minor = parse_capability(cc) or (None, None)
+            except ValueError:
+                major = minor = None
             if major is None:
                 raise ValueError(f"{owner}.engine_dirs keys must be compute capabilities like '9.0', got {cc!r}")
             dirs[f"{major}.{minor}"] = str(Path(path).resolve())

@@ -255,7 +255,7 @@ class Reranker:
             scheduler.setdefault("pad_multiple", DEFAULT_PAD_MULTIPLE.get(engine.name, 1))
             # The build's serving budget, unless the caller sets the token budget itself.
             if "max_num_tokens" not in options:
-                scheduler.setdefault("batch_tokens", (manifest.data.get("serving") or {}).get("batch_tokens"))
+                scheduler.setdefault("batch_tokens", manifest.serving.batch_tokens)
             config = SchedulerConfig(**scheduler)
             return cls(
                 engine, encoder, manifest=manifest, estimated_max=estimated_max, config=config, on_batch=on_batch
@@ -564,7 +564,7 @@ class Reranker:
         }
         if self.manifest is not None:
             info["engine_dir"] = str(self.manifest.path)
-            info["engine_version"] = self.manifest.data.get("rerankrt_version")
+            info["engine_version"] = self.manifest.rerankrt_version
         return info
 
     def health(self) -> dict[str, Any]:

@@ -63,12 +63,12 @@ def trt_engine_dir(tiny_classifier_dir, tmp_path_factory):
 
 def test_auto_builds_a_tensorrt_directory(trt_engine_dir):
     manifest = read_manifest(trt_engine_dir)
-    data = manifest.data
     assert manifest.backend == "tensorrt"
-    assert data["artifacts"]["engine"] == "engine.plan" and (trt_engine_dir / "engine.plan").stat().st_size > 0
-    assert data["target"]["compute_capability"] == f"{CC[0]}.{CC[1]}"
-    assert data["target"]["precision"] == "fp8" and data["tensorrt"]["tensorrt_version"]
-    assert data["target"]["gpu"] == ("h100" if CC >= (9, 0) else "l4")
+    assert manifest.artifacts.engine == "engine.plan" and (trt_engine_dir / "engine.plan").stat().st_size > 0
+    assert manifest.target.compute_capability == f"{CC[0]}.{CC[1]}"
+    assert manifest.target.precision == "fp8" and manifest.target.tensorrt_version
+    assert manifest.details["tensorrt"]["tensorrt_version"] == manifest.target.tensorrt_version
+    assert manifest.target.gpu == ("h100" if CC >= (9, 0) else "l4")
 
 
 def test_tensorrt_scores_match_onnxruntime_fp8(trt_engine_dir):

@@ -339,7 +339,7 @@ def test_cpu_engine_directory_matches_the_torch_reference(cpu_engine_dir, tiny_c
         assert reranker.info()["backend"] == "onnxruntime"
         scores = reranker.score_pairs(pairs)
         encoder = reranker.encoder
-    torch_backend = TorchBackend(tiny_classifier_dir, **read_manifest(cpu_engine_dir).limits)
+    torch_backend = TorchBackend(tiny_classifier_dir, **read_manifest(cpu_engine_dir).limits.as_dict())
     for (query, document), score in zip(pairs, scores, strict=True):
         (ids,) = encoder.encode(query, [document]).ids
         expected = float(torch_backend.score(ids[None, :], np.array([len(ids)]))[0])
@@ -349,7 +349,7 @@ def test_cpu_engine_directory_matches_the_torch_reference(cpu_engine_dir, tiny_c
 def test_load_takes_the_builds_serving_budget(cpu_engine_dir):
     from rerankrt.manifest import read_manifest
 
-    budget = read_manifest(cpu_engine_dir).data["serving"]["batch_tokens"]
+    budget = read_manifest(cpu_engine_dir).serving.batch_tokens
     assert budget == 2048  # configs/cpu.yaml
     with Reranker.load(cpu_engine_dir) as reranker:
         assert reranker.scheduler.batch_tokens == budget

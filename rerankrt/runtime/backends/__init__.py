@@ -31,36 +31,9 @@ class BackendUnavailableError(BackendError):
     """The backend an engine needs cannot run on this machine; the message says what is missing."""
 
 
-def parse_capability(value: Any) -> tuple[int, int] | None:
-    """ "9.0", "sm90", 9.0 or [9, 0] -> (9, 0); None or "" -> None.
-
-    Raises:
-        ManifestError: For anything else.
-    """
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, list | tuple):
-            major, minor = value
-            return int(major), int(minor)
-        text = str(value).strip().lower().removeprefix("sm_").removeprefix("sm")
-        if "." in text:
-            major, minor = text.split(".", 1)
-        else:
-            major, minor = text[:-1], text[-1]
-        return int(major), int(minor)
-    except (TypeError, ValueError):
-        raise ManifestError(f"compute capability {value!r} in the manifest is not of the form '9.0'") from None
-
-
 def engine_requirements(manifest: Manifest) -> tuple[str | None, tuple[int, int] | None]:
     """(TensorRT version, compute capability) a TensorRT engine directory was built with, as its manifest says."""
-    data = manifest.data
-    target = data.get("target") or {}
-    trt = data.get("tensorrt") or {}
-    version = trt.get("version") or trt.get("tensorrt_version") or target.get("tensorrt_version")
-    capability = parse_capability(target.get("compute_capability") or trt.get("compute_capability"))
-    return (str(version) if version else None), capability
+    return manifest.target.tensorrt_version, manifest.target.capability
 
 
 def check_engine_fits(manifest: Manifest, device: int = 0) -> None:
@@ -102,7 +75,7 @@ def check_engine_fits(manifest: Manifest, device: int = 0) -> None:
 
 
 def _engine_limits(manifest: Manifest) -> BackendLimits:
-    limits = dict(manifest.limits)
+    limits = manifest.limits.as_dict()
     missing = [k for k in ("max_batch_size", "max_seq_len", "max_num_tokens") if k not in limits]
     if missing:
         raise ManifestError(f"{manifest.path}: manifest limits lack {missing}")
@@ -154,7 +127,7 @@ def load_backend(manifest: Manifest, name: str | None = None, **options: Any) ->
             raise BackendUnavailableError("the onnxruntime backend needs onnxruntime: pip install 'rerankrt[cpu]'")
         graph = manifest.artifact(opts.artifact)
         if graph is None or not graph.is_file():
-            have = sorted((manifest.data.get("artifacts") or {}).keys())
+            have = sorted(manifest.artifacts.as_dict())
             raise ManifestError(
                 f"{manifest.path} has no {opts.artifact!r} artifact to serve with onnxruntime (it has {have})"
             )

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rerankrt._device import FP8_TYPES
 from rerankrt._optional import require
 from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
 from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, attention_mask, check_batch
-
-FP8_TYPES = ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ")
 
 
 def graph_precision(model_path: str | Path) -> str:

@@ -7,10 +7,10 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from rerankrt.build import pipeline, quantize
-from rerankrt.build.check import _Graph, check_model
+from rerankrt.build import pipeline, quantize, stages
+from rerankrt.build.check import Graph, check_model
 from rerankrt.build.config import load_config
-from rerankrt.build.gate import GateError, gate_from_metrics, metrics_from_scores
+from rerankrt.build.gate import gate_from_metrics, metrics_from_scores
 from rerankrt.calibration.dataset import load_pairs
 from rerankrt.calibration.loop import encode_pairs
 from rerankrt.prompt import PromptEncoder
@@ -25,16 +25,16 @@ def config():
 @pytest.fixture(scope="module")
 def heldout(fp8_engine_dir, tiny_classifier_dir, config):
     """Held-out pairs (whole groups), their ids and the float32 reference scores."""
-    pairs = pipeline._select_groups(load_pairs(split="heldout"), 60)
+    pairs = stages._select_groups(load_pairs(split="heldout"), 60)
     encoder = PromptEncoder(fp8_engine_dir / "tokenizer", template="seed", max_length=config.max_length)
     encoded = encode_pairs(pairs, encoder)
-    reference = pipeline.reference_scores_from_checkpoint(tiny_classifier_dir, encoded, encoder.pad_id, config)
+    reference = stages.reference_scores_from_checkpoint(tiny_classifier_dir, encoded, encoder.pad_id, config)
     return encoded, [p.group for p in pairs], encoder.pad_id, reference
 
 
 def _scale_weight_dq(model, factor: float):
     """Multiply the scale of the first FP8 weight DequantizeLinear by `factor` (a wrong FP8 scale)."""
-    g = _Graph(model)
+    g = Graph(model)
     for node in model.graph.node:
         if node.op_type == "DequantizeLinear" and g.init_type.get(node.input[0]) in g.fp8:
             scale = node.input[1]
@@ -52,7 +52,7 @@ def _scale_weight_dq(model, factor: float):
 
 def _quantize_head(model, amax: float):
     """Put FP8 Q/DQ with a tiny amax on the score head's weight, as a careless FP8 recipe would."""
-    head = _Graph(model).head()
+    head = Graph(model).head()
     weight = head.input[1]
     scale = numpy_helper.from_array(np.array(amax / 448.0, dtype=np.float32), "head_scale")
     model.graph.initializer.append(scale)
@@ -67,7 +67,7 @@ def _quantize_head(model, amax: float):
 
 def _gate(path, heldout, config):
     encoded, groups, pad_id, reference = heldout
-    result, _ = pipeline.gate_from_graph(path, reference, encoded, groups, pad_id, config, "damaged")
+    result, _ = stages.gate_from_graph(path, reference, encoded, groups, pad_id, config, "damaged")
     return result
 
 
@@ -83,8 +83,7 @@ def test_metrics_and_verdicts():
     verdict = gate_from_metrics(reversed_, thresholds)
     assert not verdict.passed
     assert any(f.startswith("spearman -1.0000 < min 0.95") for f in verdict.failures)
-    with pytest.raises(GateError, match="top1"):
-        verdict.raise_if_failed()
+    assert any(f.startswith("top1") for f in verdict.failures)  # every missed metric is named
     nan = metrics_from_scores(ref, np.full_like(ref, np.nan), groups)
     assert not gate_from_metrics(nan, thresholds).passed
 
@@ -115,7 +114,7 @@ def test_quantized_head_is_caught_by_check_and_gate(fp8_engine_dir, heldout, con
 
 def test_unquantized_layer_fails_the_structure_check(fp8_engine_dir):
     model = onnx.load(str(fp8_engine_dir / "model.onnx"))
-    g = _Graph(model)
+    g = Graph(model)
     target = next(n for n in model.graph.node if n.op_type == "MatMul" and g.weight_of(n)[0] and n is not g.head())
     # Bypass the activation's Q/DQ: the MatMul now reads a float32 activation.
     dq = g.producer[target.input[0]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import re
 import subprocess
@@ -25,8 +24,10 @@ from rerankrt.calibration.dataset import (
 )
 
 # Changing the shipped set changes what calibrates every engine: update this pin deliberately, together with
-# data/make_pairs.py (the test below checks that the generator reproduces the file).
+# tools/make_pairs.py and tools/calibration_text/ (the test below checks that the generator reproduces the file).
 SHIPPED_SHA256 = "4447c41c3a12cdcd75cbd6d746eedb54849a1fd0ca340bdf65532eb578acad0a"
+
+REPO = Path(__file__).resolve().parents[2]
 
 CODE_MARKERS = {
     "python": re.compile(r"^\s*(def |import |from \S+ import )", re.M),
@@ -171,17 +172,23 @@ def test_shipped_hash_is_pinned_and_matches_the_file_bytes() -> None:
     assert dataset_sha256(SHIPPED_PATH) == hashlib.sha256(SHIPPED_PATH.read_bytes()).hexdigest()
 
 
-def test_generator_reproduces_the_shipped_file_byte_for_byte() -> None:
-    script = SHIPPED_PATH.parent / "make_pairs.py"
-    spec = importlib.util.spec_from_file_location("_rerankrt_make_pairs", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    try:
-        spec.loader.exec_module(module)
-        assert module.render().encode("utf-8") == SHIPPED_PATH.read_bytes()
-    finally:
-        del sys.modules[spec.name]
+def test_generator_reproduces_the_shipped_file_byte_for_byte(tmp_path: Path) -> None:
+    """tools/make_pairs.py regenerates pairs.jsonl from its text files, byte for byte (compared by sha256)."""
+    script = REPO / "tools" / "make_pairs.py"
+    out = tmp_path / "pairs.jsonl"
+    run = subprocess.run(
+        [sys.executable, str(script), "--out", str(out)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == SHIPPED_SHA256 == dataset_sha256(SHIPPED_PATH)
+    assert "932 pairs" in run.stdout
+
+
+def test_generator_and_its_text_live_outside_the_package() -> None:
+    """The package ships the pairs, not the 1,900 lines of text they were made from."""
+    package = SHIPPED_PATH.parents[2]
+    assert not list(package.rglob("make_pairs.py"))
+    assert sorted(p.name for p in (REPO / "tools" / "calibration_text").glob("*.txt"))[0] == "01-en-science.txt"
 
 
 def test_describe_summarises_the_shipped_set(records: list[dict]) -> None:

@@ -27,20 +27,22 @@ def _batch(engine_dir, n=12):
 
 def test_cpu_engine_dir_is_a_verified_onnxruntime_directory(cpu_engine_dir):
     manifest = read_manifest(cpu_engine_dir)
-    data = manifest.data
     assert manifest.backend == "onnxruntime"
     assert manifest.precision == "fp32"
-    assert data["target"]["gpu"] == "cpu" and data["target"]["compute_capability"] is None
-    assert data["artifacts"] == {"onnx": "model.onnx"}
-    assert "engine" not in data["artifacts"]
-    assert set(data["limits"]) == {"max_batch_size", "max_seq_len", "max_num_tokens"}
-    assert data["token_ids"] == {"yes": 16, "no": 15, "pad": 151643}
-    assert data["template"] == "seed" and data["max_length"] == 512
-    assert data["model"]["form"] == "causal" and data["model"]["sha256"]
-    assert data["calibration"]["sha256"] == dataset_sha256()
-    assert data["gate"]["passed"] and data["gate"]["metrics"]["max_abs_error"] < 1e-3
+    assert manifest.target.gpu == "cpu" and manifest.target.compute_capability is None
+    assert manifest.artifacts.as_dict() == {"onnx": "model.onnx"}
+    assert manifest.artifacts.engine is None and manifest.target.tensorrt_version is None
+    assert set(manifest.limits.as_dict()) == {"max_batch_size", "max_seq_len", "max_num_tokens"}
+    assert (manifest.token_ids.yes, manifest.token_ids.no, manifest.token_ids.pad) == (16, 15, 151643)
+    assert manifest.template == "seed" and manifest.max_length == 512
+    assert manifest.model.form == "causal" and manifest.model.sha256
+    assert manifest.calibration.sha256 == dataset_sha256()
+    assert manifest.gate.passed and manifest.gate.metrics["max_abs_error"] < 1e-3
+    # The gate says which graph it scored and in which precision.
+    assert manifest.gate.precision == "fp32" and "model.fp32.onnx" in manifest.gate.graph
+    assert manifest.serving.batch_tokens == 2048  # rerankrt/configs/cpu.yaml
     for name in ("model.onnx", "report.json", "report.md", "report.png", "tokenizer/tokenizer.json"):
-        assert name in data["files"], name
+        assert name in manifest.files, name
     assert (cpu_engine_dir / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert check_graph(cpu_engine_dir / "model.onnx", quantized=False).passed
 
@@ -90,18 +92,18 @@ def test_onnx_backend_enforces_limits_and_contract(cpu_engine_dir, tmp_path):
 
 def test_fp8_engine_dir_is_honest_about_its_engine(fp8_engine_dir):
     manifest = read_manifest(fp8_engine_dir)
-    data = manifest.data
     assert manifest.backend == "onnxruntime"  # no TensorRT engine: served on the CPU for checking
-    assert data["target"]["precision"] == "fp8" and data["target"]["compute_capability"] == "9.0"
-    assert data["target"]["graph_precision"] == "fp8"
-    assert data["limits"]["max_num_tokens"] == 32768
-    assert len(data["target"]["profiles"]) >= 1
-    assert "engine" not in data["artifacts"] and not (fp8_engine_dir / "engine.plan").exists()
-    assert any("--onnx-only" in note for note in data["notes"])
-    assert data["calibration"]["calibration_pairs"] == 64
-    assert data["calibration"]["sha256"] == dataset_sha256()
-    assert data["quantization"]["route"] in ("torch", "onnx_ptq")
-    assert data["model"]["form"] == "causal"  # the classifier folder carries its conversion record
+    assert manifest.target.precision == "fp8" and manifest.target.compute_capability == "9.0"
+    assert manifest.target.graph_precision == "fp8"
+    assert manifest.limits.max_num_tokens == 32768
+    assert len(manifest.target.profiles) >= 1
+    assert manifest.artifacts.engine is None and not (fp8_engine_dir / "engine.plan").exists()
+    assert any("--onnx-only" in note for note in manifest.notes)
+    assert manifest.calibration.calibration_pairs == 64
+    assert manifest.calibration.sha256 == dataset_sha256()
+    assert manifest.details["quantization"]["route"] in ("torch", "onnx_ptq")
+    assert manifest.gate.precision == "fp8" and "model.fp8.onnx" in manifest.gate.graph
+    assert manifest.model.form == "causal"  # the classifier folder carries its conversion record
     assert graph_precision(fp8_engine_dir / "model.onnx") == "fp8"
     report = json.loads((fp8_engine_dir / "report.json").read_text())
     assert report["passed"] and report["gate"]["metrics"]["pairs"] >= 16
@@ -131,7 +133,7 @@ def test_fp8_graph_runs_any_shape_and_tracks_reference(fp8_engine_dir, tiny_clas
 
 
 def test_int8_cpu_graph_keeps_the_head_in_float32(cpu_engine_dir, tiny_classifier_dir, tmp_path):
-    from rerankrt.build.pipeline import int8_onnx_from_onnx
+    from rerankrt.build.stages import int8_onnx_from_onnx
 
     path = int8_onnx_from_onnx(cpu_engine_dir / "model.onnx", tmp_path / "model.int8.onnx")
     backend = OnnxBackend(path, **LIMITS)
@@ -174,7 +176,7 @@ def test_onnx_ptq_route_makes_a_checked_fp8_graph(cpu_engine_dir, tmp_path):
 def test_autocast_makes_the_a100_bf16_graph_and_onnxruntime_refuses_it_clearly(cpu_engine_dir, tmp_path):
     import onnx
 
-    from rerankrt.build.check import _Graph
+    from rerankrt.build.check import Graph
     from rerankrt.build.quantize import low_precision_onnx_from_onnx
     from rerankrt.calibration.loop import length_batches
 
@@ -191,7 +193,7 @@ def test_autocast_makes_the_a100_bf16_graph_and_onnxruntime_refuses_it_clearly(c
     f32, i64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
     assert io == {"input_ids": i64, "attention_mask": i64, "scores": f32}  # the engine contract's I/O types
     weights = {t.name: t.data_type for t in model.graph.initializer}
-    head = _Graph(model).head()
+    head = Graph(model).head()
     assert head is not None and [weights[i] for i in head.input if i in weights] == [f32]  # the score head: float32
     assert sum(t == onnx.TensorProto.BFLOAT16 for t in weights.values()) > len(weights) // 2
     with pytest.raises(BackendError, match="BF16 graph.*backend='tensorrt'"):

@@ -1,15 +1,15 @@
-"""configs/*.yaml are validated before any work; FP8 where it cannot run and a missing TensorRT are refused clearly."""
+"""The shipped configs are validated before any work; FP8 where it cannot run and a missing TensorRT are refused."""
 
 from __future__ import annotations
 
 import pytest
 
+from rerankrt._device import GPUS, tensorrt_status
 from rerankrt.build import pipeline
 from rerankrt.build.config import (
-    CONFIG_DIR,
-    GPUS,
     ConfigError,
     check_against_device,
+    config_path,
     load_config,
     resolve_gpu,
 )
@@ -20,7 +20,7 @@ from tests.conftest import TINY_FP8_GATE, TINY_OVERRIDES
 @pytest.mark.parametrize("gpu", GPUS)
 def test_shipped_configs_load(gpu):
     config = load_config(gpu)
-    assert (CONFIG_DIR / f"{gpu}.yaml").is_file() and config.gpu == gpu
+    assert config_path(gpu).is_file() and config.gpu == gpu
     assert config.max_num_tokens >= config.max_seq_len >= config.max_length
     assert 0 < config.gate.min_spearman <= 1
 
@@ -147,7 +147,7 @@ def test_max_length_must_fit_the_engine(tiny_classifier_dir, tmp_path):
     assert result.exit_code == 2 and "lower max_length" in result.message
 
 
-@pytest.mark.skipif(pipeline.tensorrt_status()[0], reason="TensorRT and a GPU are present: this is the refusal path")
+@pytest.mark.skipif(tensorrt_status()[0], reason="TensorRT and a GPU are present: this is the refusal path")
 def test_missing_tensorrt_stops_after_the_gate_with_exit_3(tiny_classifier_dir, tmp_path):
     out = tmp_path / "engine"
     result = pipeline.build(
@@ -161,6 +161,29 @@ def test_missing_tensorrt_stops_after_the_gate_with_exit_3(tiny_classifier_dir, 
     assert "TensorRT" in result.message and "pip install" in result.message and "--onnx-only" in result.message
     assert not result.engine_built and result.gate is not None and result.gate.passed
     manifest = read_manifest(out)  # still a valid directory, honest about the missing engine
-    assert manifest.backend == "onnxruntime" and "engine" not in manifest.data["artifacts"]
-    assert any("no TensorRT engine" in note for note in manifest.data["notes"])
-    assert manifest.data["target"]["precision"] == "fp8"
+    assert manifest.backend == "onnxruntime" and manifest.artifacts.engine is None
+    assert any("no TensorRT engine" in note for note in manifest.notes)
+    assert manifest.target.precision == "fp8"
+    # Which graph the directory serves instead, in its own precision, and which graph the gate ran.
+    assert any("the FP8 Q/DQ graph" in note for note in manifest.notes)
+    assert "gate passed on the FP8 Q/DQ graph model.fp8.onnx" in result.message
+
+
+def test_a100_build_says_it_gated_the_float32_graph(tiny_classifier_dir, tmp_path):
+    """Issue 17: a BF16 target's gate runs on the float32 graph; the message, manifest and info say so."""
+    out = tmp_path / "a100"
+    result = pipeline.build(
+        gpu="a100",
+        model=str(tiny_classifier_dir),
+        out=out,
+        onnx_only=True,
+        config_overrides={**TINY_OVERRIDES, "max_heldout_pairs": 40},
+    )
+    assert result.exit_code == 0, result.message
+    assert "gate passed on the float32 graph model.fp32.onnx (onnxruntime)" in result.message
+    assert "the BF16 engine's own rounding is not gated" in result.message
+    manifest = read_manifest(out)
+    assert manifest.target.precision == "bf16" and manifest.target.graph_precision == "fp32"
+    assert manifest.gate.precision == "fp32" and "model.fp32.onnx" in manifest.gate.graph
+    assert any("the accuracy gate ran on the float32 graph (model.fp32.onnx)" in n for n in manifest.notes)
+    assert not any("(BF16)" in n for n in manifest.notes)  # model.onnx is float32 here, never called BF16
