@@ -3,10 +3,11 @@
 For each model, one seeded random causal-LM checkpoint (the ``mixedbread-ai/mxbai-rerank-base-v2`` form) is written,
 and a CPU engine directory is built from that very folder (``build(gpu="cpu", template="mxbai")``: the reference
 library's template and truncation, float32 ONNX on onnxruntime). mxbai-rerank loads the same folder
-(``MxbaiRerankV2(path, device="cpu", torch_dtype=torch.float32)``). Both get the same thread count and the same rank
-requests (one query, many documents, drawn from the shipped pairs), and both cap query + document at
-``max_length`` tokens. The two run round-robin; the median round counts. Scores of both are compared pair by pair,
-so speed never hides a difference in results.
+(``MxbaiRerankV2(path, device="cpu", torch_dtype=torch.float32)``) in the reference venv (``.venv-ref``, transformers
+4.57; it breaks on transformers 5), as a worker process that times its own rounds (benchmarks/reference.py). Both get
+the same thread count and the same rank requests (one query, many documents, drawn from the shipped pairs), and both
+cap query + document at ``max_length`` tokens. The two run round-robin on the same machine, never at once; the
+median round counts. Scores of both are compared pair by pair, so speed never hides a difference in results.
 
 Models: ``tiny`` (hidden 64, 2 layers, real vocabulary) and ``qwen`` (Qwen2.5-0.5B widths cut to a few layers).
 Note on the ratio: mxbai-rerank computes the full LM head (151,936 x hidden) at every position and reads one
@@ -53,6 +54,7 @@ from benchmarks.common import (
     save_figure,
     write_outputs,
 )
+from benchmarks.reference import ReferenceWorker, Timed
 
 NAME = "offline"
 MODELS = {"tiny": "tiny", "qwen": "qwen2.5-0.5b"}
@@ -105,10 +107,8 @@ def _compare_model(
     reranker = Reranker.load(engine, **load_options)
     reference = None
     if ckpt is not None:
-        from mxbai_rerank import MxbaiRerankV2
-
-        reference = MxbaiRerankV2(
-            str(ckpt), device=reference_device, torch_dtype=torch.float32, max_length=reranker.encoder.max_length
+        reference = ReferenceWorker(
+            ckpt, threads=threads, max_length=reranker.encoder.max_length, device=reference_device
         )
     n_pairs = sum(len(r.documents) for r in requests)
     tokens, mean_len = _tokens(reranker.encoder, requests)
@@ -118,16 +118,10 @@ def _compare_model(
     def run_rerankrt():
         ours[:] = [_scores_by_index(reranker.rank(r.query, r.documents), len(r.documents)) for r in requests]
 
-    def run_mxbai():
-        theirs[:] = [
-            _scores_by_index(
-                reference.rank(
-                    r.query, r.documents, top_k=len(r.documents), batch_size=MXBAI_BATCH_SIZE, return_documents=False
-                ),
-                len(r.documents),
-            )
-            for r in requests
-        ]
+    def run_mxbai() -> Timed:
+        seconds, scores = reference.time_rank(MXBAI_BATCH_SIZE)
+        theirs[:] = [np.asarray(row, dtype=np.float64) for row in scores]
+        return seconds
 
     candidates = {"rerankrt": run_rerankrt}
     if reference is not None:
@@ -136,7 +130,10 @@ def _compare_model(
         warm = Request(requests[0].query, requests[0].documents[:2])
         reranker.rank(warm.query, warm.documents)
         if reference is not None:
-            reference.rank(warm.query, warm.documents, top_k=2, batch_size=MXBAI_BATCH_SIZE)
+            reference.set_requests([(warm.query, warm.documents)])
+            reference.time_rank(MXBAI_BATCH_SIZE)
+    if reference is not None:
+        reference.set_requests([(r.query, r.documents) for r in requests])
     times = interleaved(candidates, repeats, label=f"{NAME} [{label}]: ")
     stats = reranker.stats()
     reranker.close()
@@ -176,7 +173,7 @@ def _compare_model(
             ),
             "nan": int(np.isnan(diff).sum()),
         }
-        del reference
+        reference.close()
     return out
 
 

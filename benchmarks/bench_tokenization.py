@@ -6,7 +6,9 @@ each document cut at a random point so that texts rarely repeat. Every candidate
 - ``rerankrt``: `PromptEncoder(template="mxbai").encode(query, documents)`: the token ids the engine runs, the
   reference library's template and truncation exactly (checked id for id below). User text goes through tiktoken's
   BPE core, proven to give `tokenizers`' ids (rerankrt/_fastbpe.py);
-- ``mxbai-rerank prepare_inputs``: `MxbaiRerankV2.prepare_inputs` on chunks of 32 pairs, as its ``rank`` calls it;
+- ``mxbai-rerank prepare_inputs``: `MxbaiRerankV2.prepare_inputs` on chunks of 32 pairs, as its ``rank`` calls it.
+  It runs in the reference venv (``.venv-ref``, transformers 4.57) as a worker process (benchmarks/reference.py),
+  which times its own slices: same machine, same pairs, still interleaved slice by slice;
 - ``raw encode_batch``: `tokenizers.Tokenizer.encode_batch_fast` of the (query, document) pairs, no template:
   the bare cost of tokenizing the same text with the library users would call.
 
@@ -45,6 +47,7 @@ from benchmarks.common import (
     save_figure,
     write_outputs,
 )
+from benchmarks.reference import ReferenceWorker, Timed
 
 NAME = "tokenization"
 PAIRS = {"tiny": 200, "quick": 3000, "full": 10000}
@@ -55,15 +58,12 @@ TARGET_VS_MXBAI = 10.0
 TARGET_VS_RAW = 0.7
 
 
-def _mxbai_reference(cache: Path):
-    """mxbai-rerank's MxbaiRerankV2 on a tiny local checkpoint (its tokenizer is what is measured)."""
-    import torch
-    from mxbai_rerank import MxbaiRerankV2
-
-    return MxbaiRerankV2(str(checkpoint(cache, "tiny")), device="cpu", torch_dtype=torch.float32)
+def _mxbai_reference(cache: Path) -> ReferenceWorker:
+    """mxbai-rerank's MxbaiRerankV2 on a tiny local checkpoint, in the reference venv (its tokenizer is measured)."""
+    return ReferenceWorker(checkpoint(cache, "tiny"), threads=cpu_threads())
 
 
-def _same_ids(encoder, reference, requests, limit: int = 200) -> dict[str, Any]:
+def _same_ids(encoder, reference: ReferenceWorker, requests, limit: int = 200) -> dict[str, Any]:
     """Compare rerankrt's ids with prepare_inputs' ids (left padding stripped) on up to `limit` pairs."""
     checked = mismatched = 0
     for req in requests:
@@ -71,10 +71,9 @@ def _same_ids(encoder, reference, requests, limit: int = 200) -> dict[str, Any]:
         if not docs:
             break
         ours = encoder.encode(req.query, docs).ids
-        theirs = reference.prepare_inputs([req.query] * len(docs), docs)
-        for row, mask, mine in zip(theirs["input_ids"], theirs["attention_mask"], ours, strict=True):
-            ids = row[mask.bool()].numpy()
-            mismatched += int(not np.array_equal(ids, mine))
+        theirs = reference.input_ids(req.query, docs)
+        for ids, mine in zip(theirs, ours, strict=True):
+            mismatched += int(not np.array_equal(np.asarray(ids, dtype=np.int64), mine))
         checked += len(docs)
     return {"pairs_checked": checked, "mismatched": mismatched, "identical": mismatched == 0 and checked > 0}
 
@@ -116,6 +115,7 @@ def run(
     raw = load_tokenizer(tok_dir)
     raw_encode = getattr(raw, "encode_batch_fast", raw.encode_batch)
     reference = _mxbai_reference(cache_dir(folder))
+    reference.set_requests([(r.query, r.documents) for r in requests])
     raw_pairs = [[(r.query, d) for d in r.documents] for r in requests]
     prompts = [[seed_prompt(r.query, d) for d in r.documents] for r in requests]
     slices = max(1, min(SLICES[size], len(requests)))
@@ -134,12 +134,8 @@ def run(
         for j in part[k]:
             seed_encoder.encode(requests[j].query, requests[j].documents)
 
-    def mxbai_prepare_inputs(k: int):
-        for j in part[k]:
-            r = requests[j]
-            for i in range(0, len(r.documents), MXBAI_CHUNK):
-                docs = r.documents[i : i + MXBAI_CHUNK]
-                reference.prepare_inputs([r.query] * len(docs), docs)
+    def mxbai_prepare_inputs(k: int) -> Timed:
+        return reference.time_prepare_inputs(list(part[k]), MXBAI_CHUNK)
 
     def raw_encode_batch(k: int):
         for j in part[k]:
@@ -165,6 +161,7 @@ def run(
     pairs_per_s = {name: num_pairs / median(t) for name, t in times.items()}
     tokens = int(sum(encoder.encode(r.query, r.documents).lengths.sum() for r in requests))
     same = _same_ids(encoder, reference, requests, limit=1000)
+    reference.close()
 
     ours = pairs_per_s["rerankrt (mxbai template)"]
     vs_mxbai = ours / pairs_per_s["mxbai-rerank prepare_inputs"]

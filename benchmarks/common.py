@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.reference import Timed, reference_versions
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 SIZES = ("tiny", "quick", "full")
@@ -238,8 +240,10 @@ def interleaved_slices(
             shift = k % len(names)  # slice k starts with the k-th candidate; one slice keeps the given order
             for name in names[shift:] + names[:shift]:
                 start = time.perf_counter()
-                candidates[name](k)
-                spent[name] += time.perf_counter() - start
+                seconds = candidates[name](k)
+                elapsed = time.perf_counter() - start
+                # A worker process times its own work (benchmarks.reference.Timed): the pipe is not charged to it.
+                spent[name] += float(seconds) if isinstance(seconds, Timed) else elapsed
         for name in names:
             times[name].append(spent[name])
             log(f"{label}{name}: round {rep + 1}/{repeats} {spent[name]:.3f}s")
@@ -341,9 +345,11 @@ def environment() -> dict[str, Any]:
             "transformers": _version("transformers"),
             "torch": _version("torch"),
             "onnxruntime": _version("onnxruntime"),
-            "mxbai-rerank": _version("mxbai-rerank"),
+            # mxbai-rerank runs in the reference venv (benchmarks/reference.py): its versions are those there.
+            "mxbai-rerank": reference_versions()["mxbai-rerank"],
             "tensorrt": _version("tensorrt"),
         },
+        "reference_venv": dict(reference_versions()),
         "git_commit": None if commit is None else commit + ("-dirty" if dirty else ""),
     }
 

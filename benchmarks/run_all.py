@@ -117,7 +117,8 @@ def _summary(folder: Path, size: str, outcomes: dict[str, Any], engine, total_s:
         f"{env['gpu'] or 'none'}; Python {env['python']}, torch {versions['torch']}, onnxruntime "
         f"{versions['onnxruntime']}, tokenizers {versions['tokenizers']}, tiktoken {versions['tiktoken']}, "
         f"transformers {versions['transformers']}, "
-        f"mxbai-rerank {versions['mxbai-rerank']}; rerankrt {versions['rerankrt']} at {env['git_commit']}"
+        f"mxbai-rerank {versions['mxbai-rerank']} (own venv, transformers "
+        f"{env.get('reference_venv', {}).get('transformers')}); rerankrt {versions['rerankrt']} at {env['git_commit']}"
     )
     table = markdown_table(["target", "measured", "target", "result", "detail"], rows)
     snippet = "\n\n".join(

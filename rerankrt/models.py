@@ -133,7 +133,7 @@ def convert_checkpoint(
     target_config.id2label = {0: "score"}
     target_config.label2id = {"score": 0}
     target_config.pad_token_id = tokenizer.token_to_id("<|endoftext|>")
-    target_config.torch_dtype = "float32"
+    target_config.dtype = "float32"  # transformers >= 4.56 names it dtype (torch_dtype is deprecated in 5)
     target = transformers.AutoModelForSequenceClassification.from_config(target_config, dtype=torch.float32)
     missing, unexpected = target.base_model.load_state_dict(body_state, strict=False)
     missing = [k for k in missing if "rotary" not in k]
@@ -143,6 +143,7 @@ def convert_checkpoint(
         target.score.weight.copy_(row.float().unsqueeze(0))
     out.mkdir(parents=True, exist_ok=True)
     target.save_pretrained(out, safe_serialization=True)
+    write_portable_config(out)
     copy_tokenizer_files(path, out)
     record = {
         "source": str(src),
@@ -158,6 +159,25 @@ def convert_checkpoint(
     }
     (out / CONVERSION_RECORD).write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def write_portable_config(folder: str | Path) -> dict:
+    """Make a saved config.json read the same under transformers 4 and 5; returns the config written.
+
+    transformers 5 saves the rotary base only inside ``rope_parameters``; transformers 4 does not read that key and
+    silently falls back to ``rope_theta=10000`` (Qwen2.5 uses 1e6), a different model with no error. Writing the
+    legacy ``rope_theta`` (and ``rope_scaling`` for a non-default rope) beside it keeps one checkpoint folder
+    loadable by both majors: 5 reads ``rope_parameters`` first, 4 reads the legacy keys.
+    """
+    path = Path(folder) / "config.json"
+    config = json.loads(path.read_text())
+    rope = config.get("rope_parameters")
+    if isinstance(rope, dict) and "rope_theta" in rope:
+        config.setdefault("rope_theta", rope["rope_theta"])
+        if rope.get("rope_type", "default") != "default":
+            config.setdefault("rope_scaling", {k: v for k, v in rope.items() if k != "rope_theta"})
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return config
 
 
 def _classifier_arch(config) -> str:
@@ -247,7 +267,7 @@ def write_tiny_model(
         pad_token_id=pad_id,
         bos_token_id=pad_id,
         eos_token_id=tokenizer.token_to_id("<|im_end|>"),
-        torch_dtype="float32",
+        dtype="float32",
         **dims,
     )
     torch.manual_seed(seed)
@@ -265,5 +285,6 @@ def write_tiny_model(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
+    write_portable_config(out)
     copy_tokenizer_files(tok_dir, out)
     return out

@@ -1,4 +1,4 @@
-"""Checkpoint conversion and the float32 reference, checked against the model authors' library."""
+"""Checkpoint conversion and the float32 reference (parity with the model authors' library: tests/reference/)."""
 
 from __future__ import annotations
 
@@ -11,34 +11,7 @@ import torch
 from rerankrt.models import checkpoint_form, convert_checkpoint, ensure_classifier1, write_tiny_model
 from rerankrt.prompt import PromptEncoder, padded_batch
 from rerankrt.runtime.backends.torch import TorchBackend
-
-QUERIES = [
-    ("Who wrote 'To Kill a Mockingbird'?", ""),
-    ("数据库索引是如何工作的？", ""),
-    ("Wie funktioniert eine Wärmepumpe?", "You are an expert in building physics."),
-    ("¿Cuál es la capital de Australia?", ""),
-    ("python read a file line by line", "Prefer documents with code examples."),
-    ("東京の人口は？", ""),
-]
-DOCUMENTS = [
-    "'To Kill a Mockingbird' is a novel by Harper Lee published in 1960.",
-    "The novel 'Moby-Dick' was written by Herman Melville and first published in 1851.",
-    "B树索引把键按顺序存放在平衡树中，查询时只需访问少量页面。" * 6,
-    "Eine Wärmepumpe entzieht der Umgebung Wärme und hebt sie auf ein höheres Temperaturniveau. " * 12,
-    "Canberra es la capital de Australia desde 1913.",
-    "with open('data.txt') as f:\n    for line in f:\n        print(line.rstrip())",
-    "",
-    "東京都の人口は約1400万人です。",
-    "A very long unrelated document about the weather in many places and seasons. " * 40,
-]
-
-
-def pairs(n: int = 54):
-    out = []
-    for i in range(n):
-        q, ins = QUERIES[i % len(QUERIES)]
-        out.append((q, DOCUMENTS[(i * 5) % len(DOCUMENTS)], ins))
-    return out
+from tests.samples import pairs, torch_scores
 
 
 @pytest.fixture(scope="module")
@@ -51,43 +24,6 @@ def converted_dir(causal_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("converted")
     convert_checkpoint(causal_dir, out)
     return out
-
-
-def torch_scores(model_dir, encoder: PromptEncoder, items) -> np.ndarray:
-    backend = TorchBackend(model_dir)
-    scores = []
-    for q, d, ins in items:  # one at a time: the reference has no batch to hide behind
-        enc = encoder.encode([q], [d], [ins])
-        ids, lengths = padded_batch(enc.ids, encoder.pad_id)
-        scores.append(backend.score(ids, lengths)[0])
-    return np.array(scores)
-
-
-@pytest.mark.parametrize("max_length", [48, 8192])
-def test_parity_with_mxbai_rerank(causal_dir, converted_dir, max_length):
-    from mxbai_rerank import MxbaiRerankV2
-
-    reference = MxbaiRerankV2(str(causal_dir), device="cpu", torch_dtype=torch.float32, max_length=max_length)
-    items = pairs(54 if max_length == 48 else 18)  # the long budget runs full-length rows: fewer of them
-    expected = []
-    for ins in {p[2] for p in items}:  # the reference takes one instruction per call
-        group = [p for p in items if p[2] == ins]
-        got = reference.predict([p[0] for p in group], [p[1] for p in group], instruction=ins or None)
-        expected += list(zip(group, got.numpy().tolist(), strict=True))
-    order = {p: s for p, s in expected}
-    encoder = PromptEncoder(converted_dir, template="mxbai", max_length=max_length)
-    ours = torch_scores(converted_dir, encoder, items)
-    np.testing.assert_allclose(ours, [order[p] for p in items], atol=1e-4, rtol=0)
-    enc = encoder.encode([p[0] for p in items], [p[1] for p in items], [p[2] for p in items])
-    if max_length == 48:
-        assert enc.truncated.sum() >= 10, "the small max_length must exercise truncation"
-    # Token for token what the reference feeds its model.
-    for ins in {p[2] for p in items}:
-        group = [i for i, p in enumerate(items) if p[2] == ins]
-        ref = reference.prepare_inputs([items[i][0] for i in group], [items[i][1] for i in group], instruction=ins)
-        for row, i in enumerate(group):
-            mask = ref["attention_mask"][row].bool()
-            assert ref["input_ids"][row][mask].tolist() == enc.ids[i].tolist()
 
 
 def source_scores(model_dir, form, encoder, items):
@@ -150,3 +86,11 @@ def test_torch_backend_is_batch_invariant(converted_dir):
     enc = encoder.encode([p[0] for p in items], [p[1] for p in items], [p[2] for p in items])
     ids, lengths = padded_batch(enc.ids, encoder.pad_id, multiple_of=8)
     np.testing.assert_allclose(TorchBackend(converted_dir).score(ids, lengths), alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("writer", ["tiny", "converted"])
+def test_saved_configs_keep_the_legacy_rope_key(writer, causal_dir, converted_dir):
+    """transformers 5 saves the rope base only in rope_parameters, which 4.x ignores (it would use 10000)."""
+    config = json.loads(((causal_dir if writer == "tiny" else converted_dir) / "config.json").read_text())
+    assert config["rope_theta"] == 1_000_000.0
+    assert config.get("rope_parameters", {}).get("rope_theta", 1_000_000.0) == 1_000_000.0
