@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers-config", type=Path, help="YAML of server and scheduler settings")
     s.add_argument("--backend", help="override the manifest's backend (tensorrt, onnxruntime, torch)")
+    s.add_argument(
+        "--api-key", action="append", help="accept Authorization: Bearer KEY (repeatable; or RERANKRT_API_KEY=k1,k2)"
+    )
+    s.add_argument("--allow-raw-prompts", action="store_true", help="/predict: score prompts outside the template")
+    s.add_argument("--ssl-certfile", help="serve HTTPS with this PEM certificate")
+    s.add_argument("--ssl-keyfile", help="the certificate's PEM private key")
 
     r = sub.add_parser("rank", help="rank documents for a query with an engine directory")
     r.add_argument("engine_dir", type=Path)
@@ -153,9 +159,21 @@ def cmd_build(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import os
+
     from rerankrt.server import ServerSettings, serve
 
-    settings = ServerSettings.from_yaml(args.workers_config) if args.workers_config else ServerSettings()
+    keys = [*(args.api_key or []), *(k for k in os.environ.get("RERANKRT_API_KEY", "").split(",") if k.strip())]
+    flags = {
+        "api_keys": tuple(keys) or None,
+        "allow_raw_prompts": args.allow_raw_prompts or None,
+        "ssl_certfile": args.ssl_certfile,
+        "ssl_keyfile": args.ssl_keyfile,
+    }
+    if args.workers_config:
+        settings = ServerSettings.from_yaml(args.workers_config, **flags)
+    else:
+        settings = ServerSettings(**{k: v for k, v in flags.items() if v is not None})
     serve(args.engine_dir, host=args.host, port=args.port, settings=settings, backend=args.backend)
     return 0
 
