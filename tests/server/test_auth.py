@@ -60,7 +60,8 @@ def test_post_bodies_must_be_json(scripted):
     with TestClient(create_app(r)) as c:
         data = b'{"query": "q", "texts": ["a"]}'
         for headers in ({"Content-Type": "text/plain"}, {"Content-Type": "application/x-www-form-urlencoded"}, {}):
-            assert_error(c.post("/rerank", content=data, headers=headers), 415, "validation", contains="application/json")
+            refused = c.post("/rerank", content=data, headers=headers)
+            assert_error(refused, 415, "validation", contains="application/json")
         ok = c.post("/rerank", content=data, headers={"Content-Type": "application/json; charset=utf-8"})
         assert ok.status_code == 200, ok.text
 
