@@ -25,8 +25,8 @@ def _free_port() -> int:
 
 def test_sigterm_closes_stalled_connections_and_drains_real_requests(cpu_engine_dir, tmp_path):
     config = tmp_path / "workers.yaml"
-    # Read timeouts far beyond the test: only the shutdown may close the stalled connections.
-    config.write_text("graceful_shutdown_s: 30\nheader_timeout_s: 120\nbody_timeout_s: 120\n")
+    # The default read timeouts (10 s, 30 s) are beyond the test: only the shutdown may close the stalled connections.
+    config.write_text("graceful_shutdown_s: 30\n")
     port = _free_port()
     cmd = [sys.executable, "-m", "rerankrt", "serve", str(cpu_engine_dir), "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--workers-config", str(config)], stderr=subprocess.PIPE, text=True)
