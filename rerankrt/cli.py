@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers-config", type=Path, help="YAML of server and scheduler settings")
     s.add_argument("--backend", help="override the manifest's backend (tensorrt, onnxruntime, torch)")
+    s.add_argument(
+        "--api-key", action="append", help="accept Authorization: Bearer KEY (repeatable; or RERANKRT_API_KEY=k1,k2)"
+    )
+    s.add_argument("--allow-raw-prompts", action="store_true", help="/predict: score prompts outside the template")
+    s.add_argument("--ssl-certfile", help="serve HTTPS with this PEM certificate")
+    s.add_argument("--ssl-keyfile", help="the certificate's PEM private key")
     s.add_argument("--ray", action="store_true", help="serve as Ray Serve replicas (needs rerankrt[ray])")
     scale = s.add_mutually_exclusive_group()
     scale.add_argument("--replicas", type=int, help="with --ray: fixed number of replicas (default 1)")
@@ -171,9 +177,21 @@ def cmd_build(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import os
+
     from rerankrt.server import ServerSettings, serve
 
-    settings = ServerSettings.from_yaml(args.workers_config) if args.workers_config else ServerSettings()
+    keys = [*(args.api_key or []), *(k for k in os.environ.get("RERANKRT_API_KEY", "").split(",") if k.strip())]
+    flags = {
+        "api_keys": tuple(keys) or None,
+        "allow_raw_prompts": args.allow_raw_prompts or None,
+        "ssl_certfile": args.ssl_certfile,
+        "ssl_keyfile": args.ssl_keyfile,
+    }
+    if args.workers_config:
+        settings = ServerSettings.from_yaml(args.workers_config, **flags)
+    else:
+        settings = ServerSettings(**{k: v for k, v in flags.items() if v is not None})
     if args.ray:
         from rerankrt.deploy.ray_serve import RayServeOptions, parse_autoscale, run, settings_to_dict
 

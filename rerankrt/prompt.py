@@ -101,6 +101,36 @@ def seed_prompt(query: str, document: str, instruction: str = "") -> str:
     )
 
 
+_SEED_HEAD = f"<|endoftext|><|im_start|>system\n{SYSTEM_PROMPT}\n<|im_end|>\n<|im_start|>user\n"
+_SEED_TAIL = f" \n{TASK_PROMPT}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def parse_seed_prompt(prompt: str) -> tuple[str, str, str] | None:
+    """(query, document, instruction) of a prompt string `seed_prompt` renders, or None for any other string.
+
+    The first ``" \ndocument: "`` ends the query, so a document may hold anything, control-token spellings included;
+    tokenizing the parts with `PromptEncoder.encode` keeps them plain text (what /predict does with such a prompt).
+    The parts always render back to `prompt` exactly.
+    """
+    if not isinstance(prompt, str) or not (prompt.startswith(_SEED_HEAD) and prompt.endswith(_SEED_TAIL)):
+        return None
+    body = prompt[len(_SEED_HEAD) : len(prompt) - len(_SEED_TAIL)]
+    instruction = ""
+    if body.startswith("instruction: "):
+        line, _, body = body.partition("\n")
+        instruction = line[len("instruction: ") :]
+    if not body.startswith("query: "):
+        return None
+    query, sep, document = body[len("query: ") :].partition(" \ndocument: ")
+    if not sep:
+        return None
+    try:
+        same = seed_prompt(query, document, instruction) == prompt
+    except ValueError:
+        return None
+    return (query, document, instruction) if same else None
+
+
 def sigmoid(scores: np.ndarray | Sequence[float] | float) -> np.ndarray:
     """P("1") from raw scores: the logistic function, computed without overflow."""
     x = np.asarray(scores, dtype=np.float64)

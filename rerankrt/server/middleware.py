@@ -1,11 +1,18 @@
-"""ASGI middleware: request ids, body limits, the catch-all error answer, request metrics and the access log.
+"""ASGI middleware: request ids, API keys, content types, body limits, the catch-all error answer, request metrics and
+the access log.
 
 Every response carries ``X-Request-Id`` (the caller's, when it sends a sane one, else a new one); every log line made
 while serving a request carries the same id (`rerankrt.server.logs`).
+
+With ``api_keys`` set, every route but an open ``/health`` needs ``Authorization: Bearer <key>`` (what the Cohere SDK
+and OpenAI-style clients send); the key is compared in constant time with each accepted key. A POST body must be
+``application/json``: a browser's cross-site "simple" request (text/plain, form encodings) is refused before it is read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
 import re
 import time
@@ -13,15 +20,33 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from rerankrt._optional import require
 from rerankrt.server.errors import ApiError, error_response
 from rerankrt.server.logs import request_id_var
 from rerankrt.server.metrics import ServerMetrics
 from rerankrt.server.settings import ServerSettings
 
+require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named
+
+from fastapi.responses import JSONResponse  # noqa: E402
+
 logger = logging.getLogger("rerankrt.server")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_GONE = object()  # the client went away (or its body timed out) before its body was in
+
+
+def _is_json(content_type: bytes) -> bool:
+    """``application/json`` or a ``+json`` type, parameters (charset) allowed."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+def unauthorized(message: str) -> JSONResponse:
+    """The 401 answer: the TEI error shape, plus ``message`` (what the Cohere SDK shows of an error body)."""
+    body = {"error": message, "error_type": "unauthorized", "message": message}
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="rerankrt"'})
 
 
 class RequestGate:
@@ -42,6 +67,17 @@ class RequestGate:
         self.settings = settings
         self.metrics = metrics
         self.routes = frozenset(routes)
+        self.keys = [k.encode() for k in settings.api_keys]
+        self.open_paths = frozenset({"/health"} if settings.open_health else ())
+
+    def _authorized(self, headers: dict[bytes, bytes], path: str) -> bool:
+        if not self.keys or path in self.open_paths:
+            return True
+        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+        given = given.strip()
+        # Compare with every key, whatever matched: the time taken says nothing about which key is close.
+        matches = [hmac.compare_digest(given, key) for key in self.keys]
+        return scheme.lower() == b"bearer" and any(matches)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -76,14 +112,29 @@ class RequestGate:
 
         self.metrics.in_flight.inc()
         try:
+            if not self._authorized(headers, path):
+                note["error_type"] = "unauthorized"
+                text = "missing or wrong API key: send Authorization: Bearer <key>"
+                await unauthorized(text)(scope, receive, send_with_id)
+                return
             app_receive = receive
             if scope.get("method") in _BODY_METHODS:
                 body = await self._read_body(headers, receive)
+                if body is _GONE:
+                    status, note["error_type"] = 499, "cancelled"
+                    return
                 if isinstance(body, ApiError):
+                    note["error_type"] = body.error_type
                     await answer(body)
                     return
                 app_receive = _replay(body, receive)
             await self.app(scope, app_receive, send_with_id)
+        except asyncio.CancelledError:
+            # Only uvicorn cancels a request task: its graceful-shutdown period ran out. Answer (when nothing was sent
+            # yet) and end quietly, instead of a CancelledError traceback and uvicorn's plain-text 500.
+            logger.warning("request cancelled at shutdown", extra={"path": path})
+            if not started:
+                await answer(ApiError(503, "the server is shutting down; retry on another replica", "unhealthy"))
         except Exception as exc:  # noqa: BLE001 - the server must answer and stay up whatever a route raises
             logger.exception("unhandled error on %s %s", scope.get("method"), path)
             if not started:
@@ -106,7 +157,7 @@ class RequestGate:
             )
             request_id_var.reset(token)
 
-    async def _read_body(self, headers: dict[bytes, bytes], receive) -> bytes | ApiError:
+    async def _read_body(self, headers: dict[bytes, bytes], receive) -> bytes | ApiError | object:
         limit = self.settings.max_body_bytes
         too_large = ApiError(413, f"request body exceeds max_body_bytes={limit}", "validation")
         declared = headers.get(b"content-length")
@@ -116,11 +167,15 @@ class RequestGate:
                     return too_large
             except ValueError:
                 return ApiError(400, "invalid Content-Length header", "validation")
+        content_type = headers.get(b"content-type")
+        if content_type is None or not _is_json(content_type):
+            given = "none" if content_type is None else repr(content_type.decode("latin-1"))
+            return ApiError(415, f"Content-Type must be application/json, got {given}", "validation")
         chunks, size = [], 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                return _GONE
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import logging.config
@@ -19,7 +20,8 @@ logger = logging.getLogger("rerankrt.server")
 
 
 def uvicorn_config(app, *, host: str, port: int, settings: ServerSettings, json_logs: bool = True, **kwargs):
-    """The uvicorn `Config` the server runs under: no uvicorn access log (the server writes its own), graceful shutdown.
+    """The uvicorn `Config` the server runs under: no uvicorn access log (the server writes its own), graceful
+    shutdown, the connection cap and read timeouts (`rerankrt.server.connections`), keep-alive, header size and TLS.
 
     Args:
         app: The ASGI app.
@@ -31,16 +33,49 @@ def uvicorn_config(app, *, host: str, port: int, settings: ServerSettings, json_
         **kwargs: More `uvicorn.Config` arguments.
     """
     uvicorn = require("uvicorn", purpose="the HTTP server")
+    from rerankrt.server.connections import ConnectionNotes, guarded_protocol
+
+    tls = {"ssl_certfile": settings.ssl_certfile, "ssl_keyfile": settings.ssl_keyfile} if settings.ssl_certfile else {}
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_protocol(settings, ConnectionNotes()),
         log_config=configure_json_logging(settings.log_level) if json_logs else None,
         log_level=settings.log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=settings.graceful_shutdown_s,
+        # uvicorn's keep-alive timer takes whole seconds (it is only ever passed to call_later).
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        **tls,
         **kwargs,
     )
+
+
+def raise_file_limit(connections: int) -> int:
+    """Raise the soft open-files limit (up to the hard one) so that `connections` sockets fit beside the engine's files.
+
+    Returns:
+        The soft limit now in force.
+    """
+    try:
+        import resource
+    except ImportError:  # not on POSIX: nothing to raise
+        return connections
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = connections + 256
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+    if soft != resource.RLIM_INFINITY and soft < want:
+        logger.warning(
+            "open-files limit is low for max_connections",
+            extra={"nofile": soft, "max_connections": connections},
+        )
+    return soft
 
 
 def serve(
@@ -70,10 +105,14 @@ def serve(
 
     settings = settings or ServerSettings()
     logging.config.dictConfig(configure_json_logging(settings.log_level))
+    raise_file_limit(settings.max_connections)
     reranker = Reranker.load(engine_dir, backend=backend, **dict(settings.reranker_options))
     try:
         app = create_app(reranker, settings)
-        logger.info("serving", extra={"engine_dir": str(engine_dir), "host": host, "port": port})
+        logger.info(
+            "serving",
+            extra={"engine_dir": str(engine_dir), "host": host, "port": port, "tls": bool(settings.ssl_certfile)},
+        )
         server = _server_class(uvicorn)(uvicorn_config(app, host=host, port=port, settings=settings))
         server.run()
     finally:
@@ -82,7 +121,8 @@ def serve(
 
 
 def _server_class(uvicorn):
-    """uvicorn's Server, except that a SIGTERM/SIGINT ends `run()` normally instead of re-raising the signal.
+    """uvicorn's Server, except that a SIGTERM/SIGINT ends `run()` normally instead of re-raising the signal, and the
+    event loop's own errors (e.g. "too many open files" on accept) are counted into one log line, not a traceback each.
 
     uvicorn re-raises the signal it shut down on, which kills the process before the caller can close the engine;
     here the caller closes the reranker, logs, and the command exits 0 after a graceful stop.
@@ -90,6 +130,12 @@ def _server_class(uvicorn):
 
     class GracefulServer(uvicorn.Server):
         signals: list[int]
+
+        async def serve(self, sockets=None) -> None:
+            notes = getattr(self.config.http, "notes", None)
+            if notes is not None:
+                asyncio.get_running_loop().set_exception_handler(notes.loop_error)
+            await super().serve(sockets)
 
         @contextlib.contextmanager
         def capture_signals(self):
@@ -138,9 +184,9 @@ class BackgroundServer:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"{'https' if settings.ssl_certfile else 'http'}://{self.host}:{self.port}"
         config = uvicorn_config(app, host=self.host, port=self.port, settings=settings, json_logs=json_logs)
-        self.server = uvicorn.Server(config)
+        self.server = _server_class(uvicorn)(config)
         self._start_timeout_s = start_timeout_s
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._socket]}, name=f"rerankrt-server-{self.port}", daemon=True
@@ -169,4 +215,4 @@ class BackgroundServer:
         self.stop()
 
 
-__all__ = ["BackgroundServer", "serve", "uvicorn_config"]
+__all__ = ["BackgroundServer", "raise_file_limit", "serve", "uvicorn_config"]

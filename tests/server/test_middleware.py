@@ -29,7 +29,8 @@ def test_body_limit_is_checked_before_parsing(reranker):
             for _ in range(100):
                 yield b"z" * 100_000
 
-        assert_error(http.post("/rerank", content=chunks()), 413, "validation", contains="max_body_bytes")
+        streamed = http.post("/rerank", content=chunks(), headers={"Content-Type": "application/json"})
+        assert_error(streamed, 413, "validation", contains="max_body_bytes")
         assert http.get("/health").status_code == 200
         small = http.post("/rerank", json={"query": "q", "texts": ["a"]})
         assert small.status_code == 200

@@ -8,6 +8,7 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from rerankrt.prompt import seed_prompt  # noqa: E402
 from rerankrt.server import ServerSettings, create_app  # noqa: E402
 from tests.fakes import expected_scripted  # noqa: E402
 from tests.server.helpers import DOCS, QUERY, assert_error  # noqa: E402
@@ -52,7 +53,7 @@ def test_backend_failure_is_424_and_the_server_stays_up(scripted):
     with TestClient(create_app(r)) as c:
         backend.fail = True
         assert_error(c.post("/rerank", json={"query": "q", "texts": ["a", "b"]}), 424, "backend", contains="scripted")
-        assert_error(c.post("/predict", json={"inputs": "a"}), 424, "backend")
+        assert_error(c.post("/predict", json={"inputs": seed_prompt("q", "a")}), 424, "backend")
         backend.fail = False
         assert c.get("/health").status_code == 200
         ok = c.post("/rerank", json={"query": "q", "texts": ["a"], "raw_scores": True})

@@ -6,7 +6,10 @@ import pytest
 
 pytest.importorskip("fastapi")
 
+from fastapi.testclient import TestClient  # noqa: E402
+
 from rerankrt.prompt import seed_prompt, sigmoid  # noqa: E402
+from rerankrt.server import ServerSettings, create_app  # noqa: E402
 from tests.server.helpers import DOCS, QUERY, assert_error  # noqa: E402
 
 
@@ -46,9 +49,12 @@ def test_predict_truncation_keeps_the_template(client, reranker):
         "validation",
         contains="truncate is false",
     )
-    assert_error(
-        client.post("/predict", json={"inputs": "word " * (2 * limit)}),
-        413,
-        "validation",
-        contains="cannot be truncated",
-    )
+    # A raw prompt is refused unless the server allows raw prompts; then it cannot be cut without its tail.
+    assert_error(client.post("/predict", json={"inputs": "word"}), 422, "validation", contains="inputs[0]")
+    with TestClient(create_app(reranker, ServerSettings(allow_raw_prompts=True))) as raw_client:
+        assert_error(
+            raw_client.post("/predict", json={"inputs": "word " * (2 * limit)}),
+            413,
+            "validation",
+            contains="cannot be truncated",
+        )

@@ -28,3 +28,29 @@ def test_settings_validate_and_load_from_yaml(tmp_path):
     path.write_text("reranker:\n  max_pendng_pairs: 5\n")
     with pytest.raises(ValueError, match="max_pendng_pairs"):
         ServerSettings.from_yaml(path)
+
+
+def test_limit_and_security_settings_validate(tmp_path):
+    for field, value in [
+        ("max_connections", 0),
+        ("max_request_tokens", -1),
+        ("max_query_document_tokens", 0),
+        ("max_query_tokens", 0),
+        ("header_timeout_s", 0),
+        ("body_timeout_s", -1),
+        ("keep_alive_timeout_s", 0.5),
+        ("max_header_bytes", 0),
+        ("allow_raw_prompts", "yes"),
+        ("open_health", 1),
+        ("api_keys", "one-key-as-a-string"),
+        ("api_keys", ("",)),
+        ("ssl_certfile", str(tmp_path / "missing.pem")),
+    ]:
+        with pytest.raises(ValueError, match=field):
+            ServerSettings(**{field: value})
+    path = tmp_path / "workers.yaml"
+    path.write_text("max_connections: 64\nheader_timeout_s: 2.5\napi_keys: [a, b]\nallow_raw_prompts: true\n")
+    settings = ServerSettings.from_yaml(path)
+    assert settings.max_connections == 64 and settings.header_timeout_s == 2.5
+    assert settings.api_keys == ("a", "b") and settings.allow_raw_prompts
+    assert ServerSettings().max_query_tokens is None and ServerSettings().open_health

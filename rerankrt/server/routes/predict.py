@@ -1,5 +1,9 @@
 """``POST /predict``: classification style over caller-formatted prompts (the model card's template string).
 
+A prompt in the model card's template is parsed back into query, document and instruction and tokenized as /rerank
+tokenizes the pair, so its text cannot spell control tokens; other prompts are a 422 unless the server runs with
+``allow_raw_prompts`` (``--allow-raw-prompts``).
+
 Labels "0" and "1" of the 2-label form: P("1") = sigmoid(s) and P("0") = 1 - P("1"); with ``raw_scores`` the centred
 logits +s/2 and -s/2 (`rerankrt.prompt.label_scores`). ``X-Compute-Tokens`` carries the request's usage.
 """
@@ -40,7 +44,7 @@ async def predict(request: Request) -> Response:
     inputs, is_batch = predict_inputs(req.inputs)
     check_count(request, len(inputs), "inputs")
     truncate = serving.settings.truncate if req.truncate is None else req.truncate
-    ids, n_cut = await asyncio.to_thread(serving.raw_ids, inputs, truncate)
+    ids, n_cut = await asyncio.to_thread(serving.predict_ids, inputs, truncate)
     raw = await run(serving.score_ids(ids), request)
     finite(raw)
     tokens = int(sum(len(x) for x in ids))
