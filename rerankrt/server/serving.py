@@ -65,10 +65,14 @@ class Serving:
         truncate: bool,
         top_n: int | None,
         max_tokens_per_doc: int | None = None,
+        truncation_direction: str = "right",
     ) -> Ranked:
-        """Raw scores ranked as `Reranker.rank` ranks them, and the request's usage in tokens."""
+        """Raw scores ranked as `Reranker.rank` ranks them, and the request's usage in tokens.
+
+        ``truncation_direction="left"`` cuts documents at their start (`PromptEncoder.encode`).
+        """
         timeout = self.settings.request_timeout_s
-        if max_tokens_per_doc is None:
+        if max_tokens_per_doc is None and truncation_direction.lower() == "right":
             result = await self.reranker.ascore_request(
                 query, documents, instruction, truncate=truncate, timeout=timeout
             )
@@ -83,6 +87,7 @@ class Serving:
                 instruction,
                 truncate=truncate,
                 max_tokens_per_doc=max_tokens_per_doc,
+                truncation_direction=truncation_direction,
             )
             scores = await self.reranker.ascore_ids(encoded.ids, timeout=timeout)
             tokens, cut = int(encoded.lengths.sum()), int(np.count_nonzero(encoded.cut))
