@@ -237,7 +237,7 @@ def _parse_body(model, body: bytes):
             except UnicodeDecodeError as bad:
                 raise ApiError(422, f"the request body is not valid UTF-8 (byte {bad.start})", "validation") from None
             raise ApiError(422, f"the request body is not valid JSON: {reason}", "validation") from None
-        if kind == "model_type":
+        if kind == "model_type" and not first["loc"]:
             raise ApiError(422, "the request body must be a JSON object", "validation") from None
         unknown = [_field_path(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
         if unknown:
