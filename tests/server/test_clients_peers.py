@@ -5,7 +5,8 @@ client's own error path. The clients (pinned in pyproject's ``dev`` extra, so ``
 
 - NVIDIA NIM: langchain-nvidia-ai-endpoints 1.5.0 ``NVIDIARerank(base_url=...)`` (it lists ``/v1/models`` first).
 - Cohere v1 / v2: cohere ``Client`` / ``ClientV2`` (``rank_fields``, ``meta``, errors with ``message``).
-- TEI: haystack-ai 2.31 ``HuggingFaceTEIRanker(url=...)`` (3.x dropped it), which posts TEI's ``/rerank`` body (``Left`` included).
+- TEI: haystack-ai 2.31 ``HuggingFaceTEIRanker(url=...)`` (3.x dropped it), which posts TEI's ``/rerank`` body
+  (``Left`` included).
 - OpenAI-style model listing: openai 3.51 ``OpenAI(base_url=...).models.list()``.
 - Jina: no Jina client on PyPI lets its URL be set (langchain-community's ``JinaRerank``, llama-index's and
   jina-haystack's rankers post to a hard-coded api.jina.ai), so httpx sends Jina's body and a strict model of Jina's
