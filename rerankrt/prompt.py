@@ -375,6 +375,7 @@ class PromptEncoder:
         truncate: bool = True,
         max_tokens_per_doc: int | None = None,
         first_index: int = 0,
+        truncation_direction: str = "right",
     ) -> Encoded:
         """Token ids for each (query, document, instruction) pair.
 
@@ -387,6 +388,9 @@ class PromptEncoder:
                 template's own cap still applies after it); the same tokenization builds the pair, so a document is
                 tokenized once. With ``truncate=False`` a longer document is a TruncationError. Defaults to None.
             first_index: The first pair's index in the caller's request, for that name. Defaults to 0.
+            truncation_direction: Which end of a document a cut removes: "right" (its end, the default) or "left"
+                (its start, TEI's ``Left``). Either way the template, the ``document:`` label and the end of the
+                prompt are kept; only document tokens go.
 
         Returns:
             Encoded ids, truncation and cut flags, in input order.
@@ -404,7 +408,10 @@ class PromptEncoder:
             raise ValueError(f"max_tokens_per_doc must be a positive int or None, got {max_tokens_per_doc!r}")
         if n == 0:
             return Encoded([], np.zeros(0, dtype=bool))
-        cap = _DocCap(max_tokens_per_doc, documents, truncate)
+        direction = str(truncation_direction).lower()
+        if direction not in ("right", "left"):
+            raise ValueError(f"truncation_direction must be 'right' or 'left', got {truncation_direction!r}")
+        cap = _DocCap(max_tokens_per_doc, documents, truncate, left=direction == "left")
         if self.template == "seed":
             out = self._encode_seed(queries, documents, instructions, cap)
         else:
@@ -471,7 +478,8 @@ class PromptEncoder:
             budget = self.max_length - self.static_length
             for i, q, d in zip(long_rows, q_ids, d_ids, strict=True):
                 q_keep, d_keep = _split_budget(len(q), len(d), budget)
-                ids[i] = np.concatenate([self._head, q[:q_keep], self._mid, d[:d_keep], self._tail]).astype(np.int64)
+                kept = self._keep_left(d, d_keep) if cap.left else d[:d_keep]
+                ids[i] = np.concatenate([self._head, q[:q_keep], self._mid, kept, self._tail]).astype(np.int64)
                 truncated[i] = q_keep < len(q) or d_keep < len(d)
         return Encoded(ids, truncated, cap.cut)
 
@@ -501,10 +509,22 @@ class PromptEncoder:
         for i, (p, d) in enumerate(zip(prompts, d_all, strict=True)):
             head, cut, limit = heads[p]
             n = len(d)
-            ids.append(_join(head, d, n if n <= limit else limit, tail))
             if cut or n > limit:
                 truncated[i] = True
+            if n > limit and cap.left:
+                d, n = self._keep_left(d, limit), limit
+            ids.append(_join(head, d, n if n <= limit else limit, tail))
         return Encoded(ids, truncated, cap.cut)
+
+    def _keep_left(self, d: list[int], keep: int) -> list[int]:
+        """`keep` tokens of a ``document: ...`` piece, cut at its start: the label, then the document's last tokens."""
+        label = self._label
+        n = len(label) if keep > len(label) and d[: len(label)] == label else 0
+        return d[:n] + d[len(d) - (keep - n) :] if keep > n else d[:keep]
+
+    @functools.cached_property
+    def _label(self) -> list[int]:
+        return self._static_ids("document:").tolist()
 
     # -- caller-formatted prompts --------------------------------------------------------------------------------
 
@@ -575,12 +595,14 @@ class _DocCap:
         limit: Tokens kept per document, or None for no cap.
         documents: The call's documents.
         truncate: Cut longer documents; False raises TruncationError instead.
+        left: Keep a document's last tokens instead of its first. Defaults to False.
     """
 
-    def __init__(self, limit: int | None, documents: list[str], truncate: bool) -> None:
+    def __init__(self, limit: int | None, documents: list[str], truncate: bool, *, left: bool = False) -> None:
         self.limit = limit
         self.documents = documents
         self.truncate = truncate
+        self.left = left
         self.cut = np.zeros(len(documents), dtype=bool)
         self._index = list(range(len(documents)))  # row here -> row of the call
         # A token covers at least one UTF-8 byte after NFC normalization, which at most triples a text: documents
@@ -597,11 +619,13 @@ class _DocCap:
                 f"documents[{i}] has {count} tokens, more than max_tokens_per_doc={self.limit}, and truncate is false"
             )
         self.cut[i] = True
+        if self.left:  # the tokens after the document are dropped either way: the template's own end replaces them
+            return ids[:first] + ids[first + count - self.limit : first + count]
         return ids[: first + self.limit]
 
     def sub(self, rows: list[int]) -> _DocCap:
         """The same cap over a subset of the rows (sharing the cut flags)."""
-        child = _DocCap(None, [self.documents[i] for i in rows], self.truncate)
+        child = _DocCap(None, [self.documents[i] for i in rows], self.truncate, left=self.left)
         child.limit, child.cut = self.limit, self.cut
         child._index = [self._index[i] for i in rows]
         child.rows = {k for k, i in enumerate(rows) if i in self.rows}

@@ -257,6 +257,41 @@ def test_max_tokens_per_doc_refuses_long_documents_without_truncation():
         SEED.encode("q", ["d"], max_tokens_per_doc=0)
 
 
+@pytest.mark.parametrize("template", ["seed", "mxbai"])
+def test_left_truncation_cuts_the_documents_start_and_keeps_the_template(template):
+    extra = SEED.static_length if template == "seed" else 0
+    encoder = PromptEncoder(TOKENIZER, template=template, max_length=extra + 60)
+    query, document = "who wrote it?", " ".join(f"w{i}" for i in range(300))
+    right = encoder.encode(query, [document]).ids[0].tolist()
+    assert encoder.encode(query, [document], truncation_direction="Right").ids[0].tolist() == right
+    enc = encoder.encode(query, [document], truncation_direction="Left")
+    ids = enc.ids[0].tolist()
+    assert enc.truncated[0] and len(ids) == len(right) == encoder.max_sequence_length
+    doc = TOKENIZER.encode(f"document: {document}", add_special_tokens=False).ids
+    label = TOKENIZER.encode("document:", add_special_tokens=False).ids
+    assert doc[: len(label)] == label
+    at = next(i for i in range(len(right)) if right[i : i + len(label)] == label)
+    n_tail = len(encoder._tail)
+    k = len(right) - n_tail - at  # the document piece's kept tokens
+    assert right[at : at + k] == doc[:k]  # Right keeps the first ones
+    assert ids[:at] == right[:at] and ids[at + k :] == right[at + k :]  # head, query and the prompt's end untouched
+    assert ids[at : at + k] == label + doc[len(doc) - (k - len(label)) :]  # Left: the label, then the last ones
+
+
+def test_left_max_tokens_per_doc_keeps_the_documents_last_tokens_as_the_pair_tokenizes_them():
+    query = "who wrote it?"
+    text = seed_prompt(query, LONG_DOC)
+    full = TOKENIZER.encode(text, add_special_tokens=False)
+    start = text.index("document: ") + len("document: ")
+    doc = [k for k, (a, b) in enumerate(full.offsets) if b > start and a < start + len(LONG_DOC)]
+    for cap in (1, 8, len(doc) - 1):
+        kept = full.ids[: doc[0]] + full.ids[doc[-1] + 1 - cap : doc[-1] + 1] + full.ids[doc[-1] + 1 :]
+        out = SEED.encode(query, [LONG_DOC], max_tokens_per_doc=cap, truncation_direction="left")
+        assert out.ids[0].tolist() == kept and out.cut[0]
+    with pytest.raises(ValueError, match="truncation_direction"):
+        SEED.encode(query, ["d"], truncation_direction="middle")
+
+
 # -- caller-formatted prompts (/predict) and labels -----------------------------------------------------------------
 
 

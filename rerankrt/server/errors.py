@@ -17,6 +17,14 @@ status   error_type    when
 503      unhealthy     the reranker cannot serve: closed, its worker died, or its health probe fails
 504      timeout       the request did not finish within ``request_timeout_s``
 =======  ============  ======================================================================================
+
+Each API family's client reads its own error shape, so the body depends on the route (`family_of`):
+
+- TEI routes (``/rerank``, ``/predict``, operations): ``{"error", "error_type"}``.
+- Cohere-family routes (``/v1/rerank``, ``/v2/rerank``): the same plus ``message`` (what the Cohere SDK reads).
+- NIM routes (``/v1/ranking``, ``/v1/health/*``, ``/v1/models``): ``{"error", "error_type"}``, which holds NIM's own
+  ``{"error": str}``; an over-long pair with ``truncate: "NONE"`` is NIM's 400 "Input length ... exceeds maximum
+  allowed token size ...".
 """
 
 from __future__ import annotations
@@ -52,10 +60,11 @@ class ApiError(Exception):
 
 
 class ErrorBody(BaseModel):
-    """Every error answer."""
+    """Every error answer (Cohere-family routes add ``message``, the same text)."""
 
     error: str
     error_type: str
+    message: str | None = None
 
 
 # For the OpenAPI document: the errors a scoring route can answer.
@@ -73,9 +82,28 @@ ERROR_RESPONSES = {
 }
 
 
-def error_response(exc: ApiError) -> JSONResponse:
-    """The JSON answer of an ApiError."""
-    return JSONResponse({"error": exc.error, "error_type": exc.error_type}, status_code=exc.status, headers=exc.headers)
+FAMILIES = ("tei", "cohere", "nim")
+_COHERE_PATHS = frozenset({"/v1/rerank", "/v2/rerank"})
+
+
+def family_of(path: str) -> str:
+    """The API family whose error shape a route answers in: "cohere" for the Cohere-family routes, else "tei"."""
+    return "cohere" if path.rstrip("/") in _COHERE_PATHS else "tei"
+
+
+def error_body(exc: ApiError, family: str = "tei") -> dict[str, str]:
+    """The JSON body of an ApiError in `family`'s shape (see the module docstring)."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    body = {"error": exc.error, "error_type": exc.error_type}
+    if family == "cohere":
+        body["message"] = exc.error
+    return body
+
+
+def error_response(exc: ApiError, family: str = "tei") -> JSONResponse:
+    """The JSON answer of an ApiError, in `family`'s shape."""
+    return JSONResponse(error_body(exc, family), status_code=exc.status, headers=exc.headers)
 
 
 def api_error_from(exc: BaseException, settings: ServerSettings) -> ApiError:
@@ -99,7 +127,18 @@ def api_error_from(exc: BaseException, settings: ServerSettings) -> ApiError:
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """Unknown routes (404) and wrong methods (405) answer in the same JSON shape as every other error."""
-    return error_response(ApiError(exc.status_code, str(exc.detail), "validation", exc.headers))
+    error = ApiError(exc.status_code, str(exc.detail), "validation", exc.headers)
+    return error_response(error, family_of(request.url.path))
 
 
-__all__ = ["ERROR_RESPONSES", "ApiError", "ErrorBody", "api_error_from", "error_response", "http_error"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "FAMILIES",
+    "ApiError",
+    "ErrorBody",
+    "api_error_from",
+    "error_body",
+    "error_response",
+    "family_of",
+    "http_error",
+]

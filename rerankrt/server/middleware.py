@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rerankrt._optional import require
-from rerankrt.server.errors import ApiError, error_response
+from rerankrt.server.errors import ApiError, error_response, family_of
 from rerankrt.server.logs import request_id_var
 from rerankrt.server.metrics import ServerMetrics
 from rerankrt.server.settings import ServerSettings
@@ -107,7 +107,7 @@ class RequestGate:
             await send(message)
 
         async def answer(exc: ApiError) -> None:
-            response = error_response(exc)
+            response = error_response(exc, family_of(path))  # each API family's clients read their own shape
             await response(scope, receive, send_with_id)
 
         self.metrics.in_flight.inc()

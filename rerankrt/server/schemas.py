@@ -1,12 +1,15 @@
 """Request and response shapes (pydantic), and the parsing that turns a body into validated values.
 
-Request bodies refuse unknown fields and coerce nothing; a body that does not fit is an `ApiError` 422 naming the
-field. Answers are written as plain JSON by the routes; the response models here document them in OpenAPI.
+Request bodies coerce nothing; a body that does not fit is an `ApiError` 422 naming the field. A field that a peer API
+defines for the same operation (TEI, Cohere v1/v2, Jina, vLLM, infinity, NVIDIA NIM) is accepted, applied where it has a
+meaning here and otherwise ignored (each field's description says which); a field no API defines stays a 422 naming
+it. Answers are written as plain JSON by the routes; the response models here document them in OpenAPI.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -35,8 +38,8 @@ _DOCUMENTS_SCHEMA = {
             {
                 "type": "object",
                 "properties": {"text": {"type": "string"}},
-                "required": ["text"],
-                "additionalProperties": False,
+                "additionalProperties": True,
+                "description": "Cohere v1: an object; rank_fields names the fields ranked on (default: text)",
             },
         ]
     },
@@ -61,33 +64,79 @@ _INPUTS_SCHEMA = {
 }
 
 
+_IGNORED_PRIORITY = "accepted and ignored: the scheduler serves every request's pairs in one class, in arrival order"
+
+
 class TEIRerankRequest(_Body):
-    """TEI's /rerank body."""
+    """TEI's /rerank body, and the fields vLLM's and infinity's /rerank share with it."""
 
     query: str
     texts: list[str]
     truncate: bool | None = None
-    truncation_direction: Literal["Right", "Left", "right", "left"] = "Right"
+    truncation_direction: Literal["Right", "Left", "right", "left"] = Field(
+        "Right", description="TEI: Right cuts a document's end, Left its start (the template is always kept)"
+    )
     raw_scores: bool = False
     return_text: bool = False
     instruction: str | None = Field(None, description="rerankrt extension: the mxbai instruction line")
+    model: str | None = Field(None, description="vLLM / infinity / Cohere: accepted and ignored (one model served)")
+    top_n: int | None = Field(None, ge=1, description="vLLM / infinity / Cohere: applied, only the best n come back")
 
 
 class CohereRerankRequest(_Body):
-    """The Cohere v1/v2, Jina and vLLM rerank body."""
+    """The Cohere v1/v2, Jina, vLLM and infinity rerank body."""
 
-    model: str | None = None
+    model: str | None = Field(None, description="Cohere / Jina / vLLM: accepted and ignored (one model served)")
     query: str
     documents: Annotated[list[Any], WithJsonSchema(_DOCUMENTS_SCHEMA)]
     top_n: int | None = Field(None, ge=1, description="Results to return; more than the documents returns all")
-    return_documents: bool = False
-    max_tokens_per_doc: int | None = Field(None, ge=1)
+    return_documents: bool = Field(
+        False, description="Cohere v1 / Jina (default false): with false the document key is left out, never null"
+    )
+    max_tokens_per_doc: int | None = Field(
+        None, ge=1, description="Cohere v2: cut each document to its first n tokens (/v2/rerank default 4096)"
+    )
     instruction: str | None = Field(None, description="rerankrt extension: the mxbai instruction line")
-    # Sent by the official Cohere clients; accepted so that they work unmodified.
-    priority: int | None = Field(None, description="Cohere v2 SDK; accepted and ignored (one priority here)")
-    rank_fields: list[str] | None = Field(None, description='Cohere v1; only ["text"] is supported')
-    max_chunks_per_doc: int | None = Field(None, ge=1, description="Cohere v1; accepted and ignored")
+    priority: int | None = Field(None, description=f"Cohere v2 / vLLM: {_IGNORED_PRIORITY}")
+    rank_fields: list[str] | None = Field(
+        None, description="Cohere v1: the object fields ranked on, rendered as YAML 'field: value' lines in this order"
+    )
+    max_chunks_per_doc: int | None = Field(
+        None, ge=1, description="Cohere v1: accepted and ignored; a long document is cut, not chunked"
+    )
     relevant_spans: dict[str, Any] | None = Field(None, description="Cohere v2; only mode 'disabled'")
+    raw_scores: bool | None = Field(None, description="infinity: true makes relevance_score the raw score")
+    use_activation: bool | None = Field(None, description="vLLM: false makes relevance_score the raw score")
+    softmax: bool | None = Field(None, description="vLLM (deprecated spelling of use_activation)")
+    activation: bool | None = Field(None, description="vLLM (deprecated spelling of use_activation)")
+    truncate_prompt_tokens: int | None = Field(
+        None, ge=-1, description="vLLM: accepted and ignored; pairs are cut to the engine's max length, template kept"
+    )
+    mm_processor_kwargs: dict[str, Any] | None = Field(None, description="vLLM: accepted and ignored (text only)")
+    additional_data: Any = Field(None, description="vLLM: accepted and ignored")
+
+    @property
+    def raw(self) -> bool:
+        """Whether relevance_score is to be the raw score (infinity's raw_scores, vLLM's activation switches)."""
+        off = [v for v in (self.use_activation, self.softmax, self.activation) if v is not None]
+        return bool(self.raw_scores) or (bool(off) and not all(off))
+
+
+class NimText(_Body):
+    """A NIM query or passage."""
+
+    text: str
+
+
+class NimRankingRequest(_Body):
+    """NVIDIA NIM's /v1/ranking body (what NVIDIA's LangChain and LlamaIndex connectors send)."""
+
+    model: str | None = Field(None, description="NIM: accepted and ignored (one model served)")
+    query: NimText
+    passages: list[NimText]
+    truncate: Literal["NONE", "END"] = Field(
+        "NONE", description="NIM: END cuts an over-long pair (document first); NONE (the default) answers 400"
+    )
 
 
 class PredictRequest(_Body):
@@ -121,6 +170,20 @@ class CohereResult(BaseModel):
     document: DocumentOut | None = None
 
 
+class NimRanking(BaseModel):
+    """One entry of /v1/ranking's answer: ``logit`` is the raw score."""
+
+    index: int
+    logit: float
+
+
+class NimRankingResponse(BaseModel):
+    """/v1/ranking's answer, best first; ``usage`` counts tokens of the templated pairs."""
+
+    rankings: list[NimRanking]
+    usage: dict[str, int]
+
+
 class Usage(BaseModel):
     """Tokens of the templated pairs (no padding)."""
 
@@ -129,12 +192,13 @@ class Usage(BaseModel):
 
 
 class CohereRerankResponse(BaseModel):
-    """/v1/rerank's answer; ``id`` is the request id."""
+    """/v1/rerank's answer; ``id`` is the request id; ``meta`` is Cohere's (api_version, billed units, tokens)."""
 
     id: str
     model: str
     results: list[CohereResult]
     usage: Usage
+    meta: dict[str, Any]
 
 
 class Prediction(BaseModel):
@@ -144,7 +208,9 @@ class Prediction(BaseModel):
     score: float
 
 
-_REQUEST_MODELS = {m.__name__: m for m in (TEIRerankRequest, CohereRerankRequest, PredictRequest)}
+_REQUEST_MODELS = {
+    m.__name__: m for m in (TEIRerankRequest, CohereRerankRequest, PredictRequest, NimRankingRequest, NimText)
+}
 
 
 def _field_path(loc: Sequence[Any]) -> str:
@@ -171,7 +237,7 @@ def _parse_body(model, body: bytes):
             except UnicodeDecodeError as bad:
                 raise ApiError(422, f"the request body is not valid UTF-8 (byte {bad.start})", "validation") from None
             raise ApiError(422, f"the request body is not valid JSON: {reason}", "validation") from None
-        if kind == "model_type":
+        if kind == "model_type" and not first["loc"]:
             raise ApiError(422, "the request body must be a JSON object", "validation") from None
         unknown = [_field_path(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
         if unknown:
@@ -184,26 +250,45 @@ def _parse_body(model, body: bytes):
         raise ApiError(422, detail + more, "validation") from None
 
 
-def documents_from(raw: list[Any]) -> list[str]:
-    out = []
+def documents_from(raw: list[Any], rank_fields: list[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """(texts to rank, documents to return) of Cohere / Jina documents: strings, or objects (Cohere v1).
+
+    An object is ranked on its ``rank_fields`` (default ``["text"]``). One field ``text`` is ranked as that text; any
+    other choice is rendered Cohere's way, as YAML ``field: value`` lines in ``rank_fields`` order (Cohere's advice
+    for semi-structured documents is ``yaml.dump(doc, sort_keys=False)``). A returned object is the document itself,
+    with ``text`` set to the ranked text where it has none.
+    """
+    fields = list(rank_fields) if rank_fields else ["text"]
+    if len(set(fields)) != len(fields) or not all(isinstance(f, str) and f for f in fields):
+        raise ApiError(422, f"rank_fields must be distinct non-empty field names, got {fields}", "validation")
+    texts, returned = [], []
     for i, doc in enumerate(raw):
         if isinstance(doc, str):
-            out.append(doc)
-        elif isinstance(doc, dict) and isinstance(doc.get("text"), str) and len(doc) == 1:
-            out.append(doc["text"])
-        elif isinstance(doc, dict) and "text" in doc and len(doc) == 1:
-            raise ApiError(422, f"documents[{i}].text must be a string, got {type(doc['text']).__name__}", "validation")
-        elif isinstance(doc, dict):
-            extra = sorted(set(doc) - {"text"})
-            what = f"unknown field(s) {extra}" if extra else "no 'text' field"
-            raise ApiError(
-                422, f'documents[{i}] has {what}; a document is a string or {{"text": string}}', "validation"
-            )
+            texts.append(doc)
+            returned.append({"text": doc})
+            continue
+        if not isinstance(doc, dict):
+            raise ApiError(422, f"documents[{i}] must be a string or an object, got {_json_type(doc)}", "validation")
+        missing = [f for f in fields if f not in doc]
+        if missing:
+            raise ApiError(422, f"documents[{i}] has no field(s) {missing} named by rank_fields", "validation")
+        if fields == ["text"]:
+            if not isinstance(doc["text"], str):
+                raise ApiError(
+                    422, f"documents[{i}].text must be a string, got {_json_type(doc['text'])}", "validation"
+                )
+            text = doc["text"]
         else:
-            raise ApiError(
-                422, f'documents[{i}] must be a string or {{"text": string}}, got {_json_type(doc)}', "validation"
-            )
-    return out
+            text = _yaml_lines({f: doc[f] for f in fields})
+        texts.append(text)
+        returned.append({"text": text, **doc})
+    return texts, returned
+
+
+def _yaml_lines(fields: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(fields, sort_keys=False, allow_unicode=True, width=math.inf).rstrip("\n")
 
 
 def predict_inputs(raw: Any) -> tuple[list[list[str]], bool]:
@@ -244,6 +329,7 @@ def _json_type(value: Any) -> str:
 
 
 def check_direction(direction: str) -> None:
+    """Refuse a Left cut where caller-formatted prompts are cut (/predict cuts their middle, keeping the task line)."""
     if direction.lower() != "right":
         raise ApiError(
             422,

@@ -73,8 +73,11 @@ class Serving:
         truncate: bool,
         top_n: int | None,
         max_tokens_per_doc: int | None = None,
+        truncation_direction: str = "right",
     ) -> Ranked:
         """Raw scores ranked as `Reranker.rank` ranks them, and the request's usage in tokens.
+
+        ``truncation_direction="left"`` cuts documents at their start (`PromptEncoder.encode`).
 
         Raises:
             ApiError: 413 for a request over a token budget (nothing is scored).
@@ -82,7 +85,7 @@ class Serving:
         # One tokenization per document both cuts it and builds its pair; the ids then share batches with everyone
         # else's pairs like any request.
         encoded = await asyncio.to_thread(
-            self.encode_within_budget, query, documents, instruction, truncate, max_tokens_per_doc
+            self.encode_within_budget, query, documents, instruction, truncate, max_tokens_per_doc, truncation_direction
         )
         scores = await self.reranker.ascore_ids(encoded.ids, timeout=self.settings.request_timeout_s)
         tokens, cut = int(encoded.lengths.sum()), int(np.count_nonzero(encoded.cut))
@@ -98,6 +101,7 @@ class Serving:
         instruction: str | None,
         truncate: bool,
         max_tokens_per_doc: int | None,
+        truncation_direction: str = "right",
     ) -> Encoded:
         """The request's pairs tokenized, or a 413 ApiError as soon as a token budget is passed."""
         settings = self.settings
@@ -116,7 +120,12 @@ class Serving:
                 "validation",
             )
         encoded = self.encoder.encode(
-            query, documents, instruction, truncate=truncate, max_tokens_per_doc=max_tokens_per_doc
+            query,
+            documents,
+            instruction,
+            truncate=truncate,
+            max_tokens_per_doc=max_tokens_per_doc,
+            truncation_direction=truncation_direction,
         )
         self.check_request_tokens(int(encoded.lengths.sum()))
         return encoded

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rerankrt.server.routes import cohere, ops, predict, tei
+from rerankrt.server.routes import cohere, models, nim, ops, predict, tei
 
-ROUTERS = (tei.router, cohere.router, predict.router, ops.router)
+ROUTERS = (tei.router, cohere.router, nim.router, predict.router, models.router, ops.router)
 
 __all__ = ["ROUTERS"]

@@ -7,7 +7,7 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from rerankrt._optional import require
 from rerankrt.server.errors import ApiError, api_error_from, error_response
@@ -26,8 +26,11 @@ def serving_of(request: Request) -> Serving:
     return request.app.state.serving
 
 
-def answers_errors(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """A route handler whose ApiErrors become their JSON answers (and the access log's ``error_type``)."""
+def answers_errors(handler=None, *, family: str = "tei"):
+    """A route handler whose ApiErrors become their JSON answers in `family`'s shape (and the access log's
+    ``error_type``). Use bare (``@answers_errors``) or with a family (``@answers_errors(family="cohere")``)."""
+    if handler is None:
+        return functools.partial(answers_errors, family=family)
 
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
@@ -35,7 +38,7 @@ def answers_errors(handler: Callable[[Request], Awaitable[Response]]) -> Callabl
             return await handler(request)
         except ApiError as exc:
             request.state.note["error_type"] = exc.error_type
-            return error_response(exc)
+            return error_response(exc, family)
 
     return wrapped
 

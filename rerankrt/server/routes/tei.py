@@ -1,6 +1,8 @@
 """``POST /rerank``: text-embeddings-inference style; a bare JSON array of ``{"index", "score", "text"?}``.
 
 Scores are sigmoid(score) = P("1") unless ``raw_scores``; ``X-Compute-Tokens`` carries the request's usage.
+``truncation_direction: "Left"`` cuts an over-long document at its start (template and prompt end kept). vLLM's and
+infinity's ``model`` is ignored, their ``top_n`` applied.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from rerankrt._optional import require
 from rerankrt.prompt import sigmoid
 from rerankrt.server.errors import ERROR_RESPONSES
 from rerankrt.server.routes.common import answers_errors, check_count, finite, request_cap, run, serving_of
-from rerankrt.server.schemas import RankItem, TEIRerankRequest, body_doc, check_direction, parse
+from rerankrt.server.schemas import RankItem, TEIRerankRequest, body_doc, parse
 
 require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named
 
@@ -32,7 +34,6 @@ async def rerank_tei(request: Request) -> Response:
     serving = serving_of(request)
     settings = serving.settings
     req = await parse(TEIRerankRequest, request)
-    check_direction(req.truncation_direction)
     check_count(request, len(req.texts), "texts")
     truncate = settings.truncate if req.truncate is None else req.truncate
     ranked = await run(
@@ -41,8 +42,9 @@ async def rerank_tei(request: Request) -> Response:
             req.texts,
             instruction=req.instruction,
             truncate=truncate,
-            top_n=None,
+            top_n=min(req.top_n, len(req.texts)) if req.top_n is not None else None,
             max_tokens_per_doc=request_cap(settings.max_tokens_per_doc),
+            truncation_direction=req.truncation_direction,
         ),
         request,
     )
