@@ -291,3 +291,21 @@ def test_deadline_first_keeps_small_first_and_the_starvation_bound():
     # Small requests lead first (their late deadlines do not matter), then the earliest large one gets its batch.
     assert leads == [r.id for r in small[:URGENT_IN_A_ROW]] + [early.id] + [small[-1].id]
     assert late.led is False
+
+
+def test_the_config_gives_host_backends_a_memory_budget_and_gpu_backends_none():
+    from rerankrt.runtime.backends.base import BackendLimits
+    from rerankrt.runtime.batching.config import DEFAULT_HOST_BATCH_BYTES, SchedulerConfig
+    from tests.fakes import FakeBackend, HostBackend
+
+    host, gpu = HostBackend(8, 64, 512), FakeBackend(8, 64, 512)
+    host._limits = BackendLimits(max_batch_size=8, max_seq_len=64, max_num_tokens=512, model=BASE)
+    on_host = SchedulerConfig().shape_for(host, 64)
+    assert (on_host.max_batch_bytes, on_host.model, on_host.deadline_first) == (DEFAULT_HOST_BATCH_BYTES, BASE, True)
+    assert SchedulerConfig().shape_for(gpu, 64).max_batch_bytes is None
+    assert SchedulerConfig(max_batch_bytes=1 << 20, goodput=False).shape_for(gpu, 64).max_batch_bytes == 1 << 20
+    assert SchedulerConfig(goodput=False).shape_for(host, 64).deadline_first is False
+    with pytest.raises(ValueError, match="max_batch_bytes"):
+        SchedulerConfig(max_batch_bytes=0)
+    with pytest.raises(ValueError, match="goodput"):
+        SchedulerConfig(goodput="yes")
