@@ -4,10 +4,11 @@
 
 On the CPU engine (in process, `Reranker` with the onnxruntime backend), C large requests (1,000 documents at full
 size) start at once, C in `CONCURRENCY`, while one client sends 3-document requests back to back. Every request has
-the same timeout: `TIMEOUT_FACTOR` times what one large request takes alone (with the small stream running), so that with large requests taking
-turns (the goodput policy off: ``SchedulerConfig(goodput=False)``) all of them finish late and their work is thrown
-away. With the policy on, large requests run earliest deadline first and admission refuses at once (429 with a
-Retry-After in the server) those that measured throughput says cannot finish in time.
+the same timeout: `TIMEOUT_FACTOR` times what one large request takes alone (with the small stream running), so
+that with large requests taking turns (the goodput policy off: ``SchedulerConfig(goodput=False)``) all of them
+finish late and their work is thrown away. With the policy on, large requests run earliest deadline first and
+admission refuses at once (429 with a Retry-After in the server) those that measured throughput says cannot finish
+in time.
 
 Reported per case, before (off) and after (on): large requests completed within the timeout, refused early, timed
 out; small-request p50/p99 latency. Writes goodput.{json,md,png}.
