@@ -15,7 +15,14 @@ import pytest
 pytest.importorskip("httpx")
 pytest.importorskip("matplotlib")
 
-from benchmarks import bench_offline, bench_online, bench_scheduler, bench_tokenization, run_all  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_goodput,
+    bench_offline,
+    bench_online,
+    bench_scheduler,
+    bench_tokenization,
+    run_all,
+)
 from benchmarks.common import (  # noqa: E402
     KNOWN_CONFIGS,
     Target,
@@ -112,6 +119,19 @@ def test_scheduler_tiny(results):
         assert loop["padded_tokens"]["max"] <= loop["limits"]["max_num_tokens"]
         assert r["overhead"]["us_per_batch"] > 0 and r["overhead"]["batches"] >= 1
     _files_written(result, "scheduler", results)
+
+
+def test_goodput_tiny(results):
+    result = bench_goodput.run("tiny", results=results)
+    w = result["workload"]
+    assert w["timeout_s"] == pytest.approx(bench_goodput.TIMEOUT_FACTOR * w["alone_s"])
+    for label, cases in result["cases"].items():
+        for c in cases:
+            assert c["completed"] + c["refused"] + c["timed out"] == c["concurrency"], label
+            assert c["small"]["count"] >= 1
+    (off,), (on,) = (result["cases"][k] for k in bench_goodput.POLICIES)
+    assert off["refused"] == 0  # the policy off admits everything
+    _files_written(result, "goodput", results)
 
 
 def test_run_all_writes_the_summary(results, monkeypatch):

@@ -11,7 +11,8 @@ status   error_type    when
                        over the token limit with ``truncate: false``
 422      validation    invalid JSON or UTF-8, wrong types, unknown fields, out-of-range values
 424      backend       the backend failed on the request's batch (the server keeps serving)
-429      overloaded    the scheduler's queue is full; ``Retry-After`` says when to retry
+429      overloaded    the scheduler's queue is full, or the request cannot finish within its timeout behind the
+                       work ahead of it; ``Retry-After`` says when to retry
 499      cancelled     the client disconnected first (its unscored pairs are dropped; nobody reads this)
 500      backend       an unexpected error (logged with the request id)
 503      unhealthy     the reranker cannot serve: closed, its worker died, or its health probe fails
@@ -30,6 +31,7 @@ Each API family's client reads its own error shape, so the body depends on the r
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 
 from rerankrt._optional import require
@@ -106,12 +108,21 @@ def error_response(exc: ApiError, family: str = "tei") -> JSONResponse:
     return JSONResponse(error_body(exc, family), status_code=exc.status, headers=exc.headers)
 
 
+def retry_after(exc: OverloadedError, settings: ServerSettings) -> str:
+    """The ``Retry-After`` seconds of a 429: the scheduler's estimate when it made one (whole seconds, at least 1),
+    else ``settings.retry_after_s``."""
+    hint = getattr(exc, "retry_after_s", None)
+    if hint is None:
+        return str(settings.retry_after_s)
+    return str(max(1, math.ceil(hint)))
+
+
 def api_error_from(exc: BaseException, settings: ServerSettings) -> ApiError:
     """Map an exception raised while scoring to the documented status and body."""
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, OverloadedError):
-        return ApiError(429, f"model is overloaded: {exc}", "overloaded", {"Retry-After": str(settings.retry_after_s)})
+        return ApiError(429, f"model is overloaded: {exc}", "overloaded", {"Retry-After": retry_after(exc, settings)})
     if isinstance(exc, TruncationError):
         return ApiError(413, f"input too long and truncation is off: {exc}", "validation")
     if isinstance(exc, SchedulerError):  # closed, or its worker died: nothing here can serve
@@ -141,4 +152,5 @@ __all__ = [
     "error_response",
     "family_of",
     "http_error",
+    "retry_after",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rerankrt.runtime.backends.base import ModelShape
 from rerankrt.runtime.batching import policy
 from rerankrt.runtime.batching.policy import (
     SMALL_PADDING_ROWS,
@@ -16,10 +17,12 @@ from rerankrt.runtime.batching.policy import (
     BatchShape,
     PendingRequest,
     PolicyState,
+    batch_bytes,
     cap,
     form_batch,
     padded,
     queue_pairs,
+    rows_within_bytes,
 )
 
 
@@ -36,10 +39,10 @@ class Pool:
         self.state = PolicyState()
         self.requests: dict[int, PendingRequest] = {}
 
-    def add(self, lengths: list[int], *, queued: int | None = None) -> PendingRequest:
+    def add(self, lengths: list[int], *, queued: int | None = None, deadline: float | None = None) -> PendingRequest:
         """Admit a request of len(lengths) pairs; queue the first `queued` of them (all by default)."""
         rid = len(self.requests) + 1
-        req = PendingRequest(rid, len(lengths), None, policy.new_turn(self.state))
+        req = PendingRequest(rid, len(lengths), deadline, policy.new_turn(self.state))
         self.requests[rid] = req
         queued = len(lengths) if queued is None else queued
         if queued:
@@ -215,3 +218,94 @@ def test_scores_land_in_their_requests_slots_and_deadlines_pop_in_order():
     requests = {req.id: req}
     assert policy.next_deadline_in(heap, requests, now=1.5) == 0.5  # request 7 is gone: dropped off the heap
     assert policy.expired_requests(heap, requests, now=2.5) == [req] and heap == [(3.0, 9)]
+
+
+# -- the memory model --------------------------------------------------------------------------------------------
+
+TINY = ModelShape(layers=2, hidden=64, heads=4)
+BASE = ModelShape(layers=24, hidden=896, heads=14)  # mxbai-rerank-base-v2
+
+
+def test_batch_bytes_grow_with_the_square_of_the_length_and_with_heads():
+    assert batch_bytes(2, 1024, TINY) == 2 * batch_bytes(1, 1024, TINY)
+    # Attention dominates long rows: doubling the length nearly quadruples the bytes.
+    assert 3.8 < batch_bytes(1, 8192, TINY) / batch_bytes(1, 4096, TINY) <= 4.0
+    assert batch_bytes(1, 4096, BASE) > 3 * batch_bytes(1, 4096, TINY)
+    # One 8,192-token row of the 4-head model: about the 3 GB the issue measured.
+    assert 2.9e9 < batch_bytes(1, 8192, TINY) < 3.5e9
+
+
+def test_the_memory_budget_splits_batches_but_a_row_over_it_still_runs_alone():
+    budget = shape(max_batch_size=64, batch_tokens=1 << 20, max_num_tokens=1 << 20, longest_row=8192)
+    bounded = shape(**{**budget.__dict__, "max_batch_bytes": 1 << 30, "model": BASE})
+    assert cap(512, budget) == 64 and cap(2048, budget) == 64  # rows x length alone would allow them
+    assert cap(512, bounded) == (1 << 30) // batch_bytes(1, 512, BASE) < 64
+    assert cap(2048, bounded) == 1  # one 2,048-token row of the 14-head model is ~0.7 GiB
+    assert cap(8192, bounded) == 1 and batch_bytes(1, 8192, BASE) > 1 << 30  # over the budget: alone, not refused
+    for seq in (256, 512, 1024, 2048):
+        rows = cap(seq, bounded)
+        assert rows == 1 or batch_bytes(rows, seq, BASE) <= 1 << 30
+    # No budget, or no model to apply it to: unbounded.
+    assert rows_within_bytes(2048, shape(**{**budget.__dict__, "max_batch_bytes": 1 << 30})) == 1 << 30
+
+
+def test_form_batch_keeps_long_rows_within_the_memory_budget():
+    limit = 2 * batch_bytes(1, 1024, TINY)
+    pool = Pool(
+        shape(batch_tokens=1 << 16, max_num_tokens=1 << 16, longest_row=8192, max_batch_bytes=limit, model=TINY)
+    )
+    pool.warm()
+    long = pool.add([8000])
+    pool.add([1000] * 6)
+    first = pool.batch()
+    assert first.request_ids == (long.id,) and len(first.rows) == 1  # alone
+    sizes = [len(b.rows) for b in iter(pool.batch, None)]
+    assert sizes == [2, 2, 2]
+    assert batch_bytes(2, 1000, TINY) <= limit < batch_bytes(3, 1000, TINY)
+
+
+# -- earliest deadline first among large requests ----------------------------------------------------------------
+
+
+def test_deadline_first_serves_large_requests_one_after_another_by_deadline():
+    edf = shape(max_batch_size=2, batch_tokens=64, deadline_first=True)
+    pool = Pool(edf)
+    late = pool.add([20] * 6, deadline=30.0)
+    early = pool.add([20] * 6, deadline=10.0)
+    none = pool.add([20] * 6)
+    assert pool.leads(9) == [early.id] * 3 + [late.id] * 3 + [none.id] * 3
+    # The same pool without the policy takes turns: every request finishes late.
+    rr = Pool(shape(max_batch_size=2, batch_tokens=64))
+    a, b = rr.add([20] * 6, deadline=30.0), rr.add([20] * 6, deadline=10.0)
+    assert rr.leads(4) == [a.id, b.id, a.id, b.id]
+
+
+def test_deadline_first_keeps_small_first_and_the_starvation_bound():
+    pool = Pool(shape(max_batch_size=2, batch_tokens=64, deadline_first=True))
+    pool.warm()
+    late = pool.add([10] * 6, deadline=20.0)
+    early = pool.add([10] * 6, deadline=5.0)
+    assert pool.leads(1) == [early.id]
+    small = [pool.add([10, 10], deadline=100.0) for _ in range(URGENT_IN_A_ROW + 1)]
+    leads = pool.leads(URGENT_IN_A_ROW + 2)
+    # Small requests lead first (their late deadlines do not matter), then the earliest large one gets its batch.
+    assert leads == [r.id for r in small[:URGENT_IN_A_ROW]] + [early.id] + [small[-1].id]
+    assert late.led is False
+
+
+def test_the_config_gives_host_backends_a_memory_budget_and_gpu_backends_none():
+    from rerankrt.runtime.backends.base import BackendLimits
+    from rerankrt.runtime.batching.config import DEFAULT_HOST_BATCH_BYTES, SchedulerConfig
+    from tests.fakes import FakeBackend, HostBackend
+
+    host, gpu = HostBackend(8, 64, 512), FakeBackend(8, 64, 512)
+    host._limits = BackendLimits(max_batch_size=8, max_seq_len=64, max_num_tokens=512, model=BASE)
+    on_host = SchedulerConfig().shape_for(host, 64)
+    assert (on_host.max_batch_bytes, on_host.model, on_host.deadline_first) == (DEFAULT_HOST_BATCH_BYTES, BASE, True)
+    assert SchedulerConfig().shape_for(gpu, 64).max_batch_bytes is None
+    assert SchedulerConfig(max_batch_bytes=1 << 20, goodput=False).shape_for(gpu, 64).max_batch_bytes == 1 << 20
+    assert SchedulerConfig(goodput=False).shape_for(host, 64).deadline_first is False
+    with pytest.raises(ValueError, match="max_batch_bytes"):
+        SchedulerConfig(max_batch_bytes=0)
+    with pytest.raises(ValueError, match="goodput"):
+        SchedulerConfig(goodput="yes")

@@ -109,7 +109,8 @@ def load_backend(manifest: Manifest, name: str | None = None, **options: Any) ->
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     asked, opts = options_from(name, options)
-    limits = dataclasses.asdict(asked.within(_engine_limits(manifest)))
+    served = asked.within(_engine_limits(manifest))
+    limits = {f.name: getattr(served, f.name) for f in dataclasses.fields(served) if f.name != "model"}  # read at load
     if isinstance(opts, TensorRTOptions):
         engine = manifest.artifact("engine")
         if engine is None or not engine.is_file():

@@ -17,6 +17,27 @@ class BackendError(RuntimeError):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModelShape:
+    """The transformer sizes that set a batch's memory (the scheduler's memory model, `batching.policy.batch_bytes`).
+
+    Attributes:
+        layers: Transformer layers.
+        hidden: Hidden width.
+        heads: Attention (query) heads: attention scores take rows x heads x seq^2 values per layer.
+    """
+
+    layers: int
+    hidden: int
+    heads: int
+
+    def __post_init__(self) -> None:
+        for name in ("layers", "hidden", "heads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ModelShape.{name} must be a positive int, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class BackendLimits:
     """What a backend can take in one call.
 
@@ -24,11 +45,13 @@ class BackendLimits:
         max_batch_size: Most rows in one call.
         max_seq_len: Longest row, in tokens (padding included).
         max_num_tokens: Most tokens in one call, counted as batch * padded sequence length.
+        model: The model's sizes, where the backend can read them (for the scheduler's memory bound); None: unknown.
     """
 
     max_batch_size: int
     max_seq_len: int
     max_num_tokens: int
+    model: ModelShape | None = None
 
 
 class Backend(abc.ABC):

@@ -10,6 +10,17 @@ Graph optimisation: float32 and INT8 graphs take ``ORT_ENABLE_ALL``. A graph wit
 levels rewrite FP8 Q/DQ chains: measured with onnxruntime 1.32 on a 0.5B-wide 4-layer FP8 graph, ``ORT_ENABLE_ALL``
 ran 2.3x faster (569 vs 247 tokens/s on 2 cores) but moved scores by up to 2e-2 against ``BASIC`` (1.24 mis-fused
 FP8 DequantizeLinear outright). For a fidelity check and a CPU stand-in for the engine, exact beats fast.
+
+Memory: onnxruntime's CPU arena keeps the largest block it ever allocated. One 8,192-token pair on the tiny 4-head
+graph took RSS from 0.11 to 3.1 GB and it stayed there. A batch whose attention tensors exceed `ARENA_SHRINK_BYTES`
+therefore runs with the ``memory.enable_memory_arena_shrinkage`` run option, which hands the arena's free blocks back
+after the call: RSS came back to 0.11 GB. Measured on 2 loaded cores (onnxruntime 1.32): with the arena off
+(``enable_cpu_mem_arena=False``) RSS also returns, but that long pair ran in 9.1 s against 2.5-4.0 s with the arena,
+and every batch pays for fresh allocations; shrinking only after big batches leaves ordinary batches the arena's speed.
+
+The model's sizes (`ModelShape`, for the scheduler's memory bound) are read from the graph itself (`model_shape_of`):
+an engine directory holds no checkpoint config, the build machine's checkpoint path may not exist where it is
+served, and the graph is the very artifact that runs (hashed in the manifest).
 """
 
 from __future__ import annotations
@@ -22,7 +33,21 @@ import numpy as np
 from rerankrt._device import FP8_TYPES
 from rerankrt._optional import require
 from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
-from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, attention_mask, check_batch
+from rerankrt.runtime.backends.base import (
+    Backend,
+    BackendError,
+    BackendLimits,
+    ModelShape,
+    attention_mask,
+    check_batch,
+)
+
+# A batch whose attention tensors (rows x heads x seq^2 float32, three of them) exceed this runs with arena shrinkage.
+ARENA_SHRINK_BYTES = 256 << 20
+# Heads when the graph does not say: hidden / 64, the head size of the Qwen2 family (14 heads for the 896-wide
+# mxbai-rerank-base-v2).
+FALLBACK_HEAD_DIM = 64
+_ATTENTION_OPS = ("Attention", "MultiHeadAttention", "GroupQueryAttention")
 
 
 def graph_precision(model_path: str | Path) -> str:
@@ -57,6 +82,60 @@ def graph_precision(model_path: str | Path) -> str:
     kinds = {onnx.TensorProto.FLOAT: "fp32", onnx.TensorProto.BFLOAT16: "bf16", onnx.TensorProto.FLOAT16: "fp16"}
     counts = collections.Counter(kinds[t] for t in typed.values() if t in kinds)
     return max(("fp32", "bf16", "fp16"), key=counts.__getitem__)  # a tie (or no weights) reads as fp32
+
+
+def _constant_ints(model, name: str) -> list[int] | None:
+    """The integer values behind graph tensor `name` when it is a constant (through Unsqueeze/Cast/Identity)."""
+    from onnx import numpy_helper
+
+    producers = {out: node for node in model.graph.node for out in node.output}
+    initializers = {t.name: t for t in model.graph.initializer}
+    for _ in range(8):
+        if name in initializers:
+            return [int(v) for v in numpy_helper.to_array(initializers[name]).reshape(-1)]
+        node = producers.get(name)
+        if node is None:
+            return None
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    return [int(v) for v in numpy_helper.to_array(attr.t).reshape(-1)]
+            return None
+        if node.op_type not in ("Unsqueeze", "Cast", "Identity") or not node.input:
+            return None
+        name = node.input[0]
+    return None
+
+
+def model_shape_of(model_path: str | Path) -> ModelShape | None:
+    """The layers, hidden width and attention heads of an exported Qwen2-style graph, read without its weights.
+
+    hidden: the embedding table's width. layers: the attention blocks (fused attention ops, else Softmax nodes).
+    heads: a fused op's ``num_heads``; else the query projection's width over the head size that its Reshape to
+    heads names (``view(..., -1, head_dim)``), else hidden / `FALLBACK_HEAD_DIM`. None when the graph has no
+    embedding table or attention to read.
+    """
+    onnx = require("onnx", extra="cpu", purpose="inspecting an ONNX graph")
+    model = onnx.load(str(model_path), load_external_data=False)
+    dims = {t.name: list(t.dims) for t in model.graph.initializer}
+    hidden = next((d[1] for n, d in dims.items() if n.endswith("embed_tokens.weight") and len(d) == 2), None)
+    fused = [n for n in model.graph.node if n.op_type in _ATTENTION_OPS]
+    layers = len(fused) or sum(n.op_type == "Softmax" for n in model.graph.node)
+    if not hidden or not layers:
+        return None
+    heads = next((a.i for n in fused for a in n.attribute if a.name == "num_heads" and a.i > 0), None)
+    if heads is None:
+        q_width = next((d[0] for n, d in dims.items() if "q_proj" in n and n.endswith("bias") and len(d) == 1), hidden)
+        producers = {out: node for node in model.graph.node for out in node.output}
+        for node in model.graph.node:
+            shape = producers.get(node.input[1]) if node.op_type == "Reshape" and len(node.input) > 1 else None
+            if shape is None or "q_proj" not in node.input[0] or shape.op_type != "Concat":
+                continue
+            head_dim = _constant_ints(model, shape.input[-1])
+            if head_dim and len(head_dim) == 1 and head_dim[0] > 0 and q_width % head_dim[0] == 0:
+                heads = q_width // head_dim[0]
+                break
+    return ModelShape(layers=int(layers), hidden=int(hidden), heads=int(heads or max(1, hidden // FALLBACK_HEAD_DIM)))
 
 
 class OnnxBackend(Backend):
@@ -119,8 +198,13 @@ class OnnxBackend(Backend):
             )
         self.model_path = model_path
         self._limits = BackendLimits(
-            max_batch_size=int(max_batch_size), max_seq_len=int(max_seq_len), max_num_tokens=int(max_num_tokens)
+            max_batch_size=int(max_batch_size),
+            max_seq_len=int(max_seq_len),
+            max_num_tokens=int(max_num_tokens),
+            model=model_shape_of(model_path),
         )
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     @property
     def limits(self) -> BackendLimits:
@@ -131,11 +215,18 @@ class OnnxBackend(Backend):
         lengths = np.asarray(lengths, dtype=np.int64)
         check_batch(input_ids, lengths, self._limits)
         mask = attention_mask(lengths, input_ids.shape[1])
+        run_options = self._shrink if self.attention_bytes(*input_ids.shape) > ARENA_SHRINK_BYTES else None
         try:
-            (scores,) = self.session.run([ONNX_OUTPUT], {ONNX_INPUTS[0]: input_ids, ONNX_INPUTS[1]: mask})
+            (scores,) = self.session.run([ONNX_OUTPUT], {ONNX_INPUTS[0]: input_ids, ONNX_INPUTS[1]: mask}, run_options)
         except Exception as exc:  # noqa: BLE001 - any onnxruntime failure is this batch's failure
             raise BackendError(f"onnxruntime failed on a {input_ids.shape} batch: {exc}") from exc
         return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+    def attention_bytes(self, rows: int, seq: int) -> int:
+        """The float32 attention tensors of one layer of a rows x seq batch (three copies of rows x heads x seq^2)."""
+        model = self._limits.model
+        heads = model.heads if model is not None else 1
+        return 3 * rows * heads * seq * seq * 4
 
     def health(self) -> None:
         if self.session is None:

@@ -8,6 +8,12 @@ from typing import Any
 from rerankrt.runtime.backends.base import Backend
 from rerankrt.runtime.batching.policy import BatchShape
 
+# The memory budget of one batch on a host backend (`policy.batch_bytes`) when none is set: a 14-head model (the
+# released mxbai-rerank-base-v2) then runs 4 rows of 1,024 tokens or 1 of 2,048 per batch, and a 4-head one 6 rows
+# of 2,048; a longer row runs alone. GPU backends take no default: TensorRT sizes its memory for its profiles when
+# the engine is built.
+DEFAULT_HOST_BATCH_BYTES = 1 << 30
+
 
 def _positive_int(name: str, value: Any, *, optional: bool = False) -> None:
     if optional and value is None:
@@ -37,6 +43,14 @@ class SchedulerConfig:
         batch_tokens: Padded tokens to aim for per batch, at most max_num_tokens; a row longer than this still runs,
             alone. Smaller batches cut the wait of small requests where one backend call is slow (CPU). Defaults to
             None: max_num_tokens.
+        max_batch_bytes: Working memory of one batch (`policy.batch_bytes`: attention rows x heads x seq^2 plus
+            activations rows x seq x hidden) to stay under, where the backend reports its model's sizes; a row over
+            it still runs, alone. Defaults to None: `DEFAULT_HOST_BATCH_BYTES` (1 GiB) on host backends, no bound on
+            GPU ones.
+        goodput: Serve large requests so that they complete: earliest deadline first among large requests, and
+            refuse a request with a deadline (OverloadedError with `retry_after_s`) when measured throughput says
+            it cannot finish in time behind the work ahead of it. False: large requests take turns and every
+            request within max_pending_pairs is admitted. Defaults to True.
 
     Raises:
         ValueError: Naming the field, for a value out of range or of the wrong type.
@@ -49,9 +63,13 @@ class SchedulerConfig:
     fill_ratio: float = 0.8
     tokenize_chunk: int = 64
     batch_tokens: int | None = None
+    max_batch_bytes: int | None = None
+    goodput: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_batch_size", "max_num_tokens", "batch_tokens"):
+        if not isinstance(self.goodput, bool):
+            raise ValueError(f"SchedulerConfig.goodput must be a bool, got {self.goodput!r}")
+        for name in ("max_batch_size", "max_num_tokens", "batch_tokens", "max_batch_bytes"):
             _positive_int(name, getattr(self, name), optional=True)
         for name in ("max_pending_pairs", "pad_multiple", "tokenize_chunk"):
             _positive_int(name, getattr(self, name))
@@ -92,9 +110,13 @@ class SchedulerConfig:
             pad_multiple=self.pad_multiple,
             fill_ratio=float(self.fill_ratio),
             max_rows=backend.max_rows,
+            max_batch_bytes=self.max_batch_bytes
+            or (DEFAULT_HOST_BATCH_BYTES if getattr(backend, "runs_on_host", False) else None),
+            model=getattr(limits, "model", None),
+            deadline_first=self.goodput,
         )
 
 
 OPTION_NAMES = frozenset(f.name for f in fields(SchedulerConfig))
 
-__all__ = ["OPTION_NAMES", "SchedulerConfig"]
+__all__ = ["DEFAULT_HOST_BATCH_BYTES", "OPTION_NAMES", "SchedulerConfig"]

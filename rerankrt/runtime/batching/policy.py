@@ -11,10 +11,13 @@ Forming a batch:
    round: nobody waits for a large request to finish, and a small request that arrives while large ones run leads
    the very next batch. Small leads go first at most `URGENT_IN_A_ROW` batches in a row while a large request
    (tokenized whole) waits; then the round's next such leader leads one batch: a stream of small requests cannot
-   starve a large one.
+   starve a large one. With `BatchShape.deadline_first` (the goodput policy), large requests lead earliest deadline
+   first instead of in turns (requests without a deadline after those with one, in turns): under load the large
+   requests then finish one after another, in time, instead of all together and late.
 2. Shape: the lead's longest pending pair sets the padded length (rounded up to `pad_multiple`, capped at the
-   longest row the backend takes); rows are capped by max_batch_size, by batch_tokens // padded length and by what
-   the backend holds at that length (`Backend.max_rows`: TensorRT profiles).
+   longest row the backend takes); rows are capped by max_batch_size, by batch_tokens // padded length, by what
+   the backend holds at that length (`Backend.max_rows`: TensorRT profiles) and by the memory budget
+   (`max_batch_bytes` over `batch_bytes`: attention grows with the square of the length); one row always runs.
 3. Rows: a small lead puts in all its pairs when they fill `fill_ratio` of the padded batch or pad it by at most
    two rows (`SMALL_PADDING_ROWS`); otherwise a lead puts in its longest pairs while they fill at least
    `fill_ratio` of the padded length, so a ragged request is cut into runs of similar length (a small one leads
@@ -36,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rerankrt.runtime.backends.base import ModelShape
+
 # Small work (a small request's batch lead, an urgent CPU turn) goes before waiting large work at most this many times
 # in a row; then the large work gets one: it slows large requests under a stream of small ones, never stops them.
 URGENT_IN_A_ROW = 8
@@ -43,6 +48,13 @@ URGENT_IN_A_ROW = 8
 # run. Measured with benchmarks/: p99 of 3-document requests under 1,000-document load fell from ~115 to ~85 ms on 2
 # CPU cores, while padding efficiency on the mixed workload stayed at 0.92 (H100 limits) and 0.95 (CPU limits).
 SMALL_PADDING_ROWS = 2
+# The memory model of one batch on a host backend (onnxruntime, float32). Attention holds ATTENTION_COPIES tensors of
+# rows x heads x seq^2 at once (scores, mask-added scores, softmax): measured on the tiny 4-head graph, one
+# 8,192-token row took RSS from 0.11 to 3.1 GB, 2.9 x the 1.07 GB of one copy. Activations hold about
+# ACTIVATION_WIDTHS tensors of rows x seq x hidden (residual, norms, q/k/v/o, the MLP's gate and up).
+ATTENTION_COPIES = 3
+ACTIVATION_WIDTHS = 16
+HOST_BYTES_PER_VALUE = 4
 
 
 class PendingRequest:
@@ -98,6 +110,10 @@ class BatchShape:
         fill_ratio: Fewest real tokens, as a fraction of the padded length, for a pair to join a batch it does not
             set the length of.
         max_rows: Most rows the backend takes at a padded length (`Backend.max_rows`).
+        max_batch_bytes: Most bytes of a batch's working memory (`batch_bytes`), or None: no memory bound. A row
+            over it still runs, alone.
+        model: The model's sizes the memory model needs; None leaves `max_batch_bytes` unused.
+        deadline_first: Large requests lead earliest deadline first rather than in turns (the goodput policy).
     """
 
     max_batch_size: int
@@ -107,6 +123,9 @@ class BatchShape:
     pad_multiple: int = 1
     fill_ratio: float = 0.8
     max_rows: Callable[[int], int] = lambda seq: 1 << 30
+    max_batch_bytes: int | None = None
+    model: ModelShape | None = None
+    deadline_first: bool = False
 
 
 @dataclass
@@ -140,6 +159,29 @@ def round_order(req: PendingRequest) -> tuple[int, int]:
     return req.turn, req.id
 
 
+def deadline_order(req: PendingRequest) -> tuple[bool, float, int, int]:
+    """Sort key of earliest deadline first: requests with a deadline by deadline, then the others by round order."""
+    return req.deadline is None, req.deadline or 0.0, req.turn, req.id
+
+
+def batch_bytes(rows: int, seq: int, model: ModelShape) -> int:
+    """Working memory of a `rows` x `seq` batch on a host backend: the attention tensors of one layer (rows x heads x
+    seq^2, `ATTENTION_COPIES` of them) plus the activations (rows x seq x hidden, `ACTIVATION_WIDTHS` of them).
+
+    Layers run one after another and free their tensors, so the layer count does not multiply the peak.
+    """
+    per_row = seq * (ATTENTION_COPIES * model.heads * seq + ACTIVATION_WIDTHS * model.hidden)
+    return rows * per_row * HOST_BYTES_PER_VALUE
+
+
+def rows_within_bytes(seq: int, shape: BatchShape) -> int:
+    """Most rows at padded length `seq` whose `batch_bytes` fit `shape.max_batch_bytes` (at least 1: a row over the
+    budget still runs, alone); unbounded without a budget or a model shape."""
+    if shape.max_batch_bytes is None or shape.model is None:
+        return 1 << 30
+    return max(1, shape.max_batch_bytes // batch_bytes(1, seq, shape.model))
+
+
 def new_turn(state: PolicyState) -> int:
     """The turn of a request admitted now: just ahead of the latest leader."""
     return 2 * state.batch_index - 1
@@ -153,10 +195,13 @@ def padded(length: int, shape: BatchShape) -> int:
 def cap(seq: int, shape: BatchShape) -> int:
     """Most rows of one batch at padded length `seq`.
 
-    The backend may hold fewer rows at a length than the token budget allows (TensorRT profiles). batch_tokens is a
-    soft target: a row longer than it still runs, alone (max_num_tokens is the hard limit).
+    The backend may hold fewer rows at a length than the token budget allows (TensorRT profiles), and the memory
+    budget fewer still at long lengths. batch_tokens is a soft target: a row longer than it still runs, alone
+    (max_num_tokens is the hard limit); so does a row over the memory budget.
     """
-    return max(1, min(shape.max_batch_size, shape.batch_tokens // seq, shape.max_rows(seq)))
+    return max(
+        1, min(shape.max_batch_size, shape.batch_tokens // seq, shape.max_rows(seq), rows_within_bytes(seq, shape))
+    )
 
 
 def queue_pairs(req: PendingRequest, start: int, ids: Sequence[np.ndarray], shape: BatchShape) -> int:
@@ -178,15 +223,19 @@ def queue_pairs(req: PendingRequest, start: int, ids: Sequence[np.ndarray], shap
     return sum(n for n, _, _ in new)
 
 
-def choose_lead(active: Sequence[PendingRequest], state: PolicyState) -> PendingRequest:
-    """The request that leads the next batch: the round's first, unless small leads have run `URGENT_IN_A_ROW`
-    batches in a row past a large request tokenized whole."""
+def choose_lead(
+    active: Sequence[PendingRequest], state: PolicyState, *, deadline_first: bool = False
+) -> PendingRequest:
+    """The request that leads the next batch: the round's first small one, unless small leads have run
+    `URGENT_IN_A_ROW` batches in a row past a large request tokenized whole; among large requests the round's first,
+    or with `deadline_first` the one whose deadline comes first."""
+    large_order = deadline_order if deadline_first else round_order
     lead = min(active, key=round_order)
     if lead.turn != 0:
         state.small_leads = 0
-        return lead
+        return min(active, key=large_order) if deadline_first else lead
     # Only requests tokenized whole count: one still tokenizing may yet turn out small and lead as such.
-    large = min((r for r in active if r.turn != 0 and not r.unqueued), key=round_order, default=None)
+    large = min((r for r in active if r.turn != 0 and not r.unqueued), key=large_order, default=None)
     if large is not None and state.small_leads >= URGENT_IN_A_ROW:
         state.small_leads = 0
         return large
@@ -246,7 +295,7 @@ def form_batch(requests: Iterable[PendingRequest], state: PolicyState, shape: Ba
     active = [r for r in requests if r.lengths]
     if not active:
         return None
-    lead = choose_lead(active, state)
+    lead = choose_lead(active, state, deadline_first=shape.deadline_first)
     state.batch_index += 1
     seq = padded(lead.lengths[-1], shape)
     cap_rows = cap(seq, shape)
@@ -308,14 +357,19 @@ def padded_inputs(batch: Batch, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ = [
+    "ACTIVATION_WIDTHS",
+    "ATTENTION_COPIES",
+    "HOST_BYTES_PER_VALUE",
     "SMALL_PADDING_ROWS",
     "URGENT_IN_A_ROW",
     "Batch",
     "BatchShape",
     "PendingRequest",
     "PolicyState",
+    "batch_bytes",
     "cap",
     "choose_lead",
+    "deadline_order",
     "expired_requests",
     "fill_rows",
     "form_batch",
@@ -327,4 +381,5 @@ __all__ = [
     "queue_pairs",
     "record_scores",
     "round_order",
+    "rows_within_bytes",
 ]

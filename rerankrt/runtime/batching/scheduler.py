@@ -31,7 +31,7 @@ import numpy as np
 
 from rerankrt.prompt import Encoded, _as_list
 from rerankrt.runtime.backends.base import Backend, BackendError
-from rerankrt.runtime.batching import policy
+from rerankrt.runtime.batching import admission, policy
 from rerankrt.runtime.batching.config import SchedulerConfig
 from rerankrt.runtime.batching.policy import Batch, PendingRequest
 from rerankrt.runtime.batching.turns import TurnLock
@@ -105,7 +105,9 @@ class Scheduler:
         self._shape = self.config.shape_for(backend, int(encoder.max_sequence_length))
         self.backend = backend
         self.encoder = encoder
-        self._listeners: tuple[BatchListener, ...] = () if on_batch is None else (on_batch,)
+        # Measured throughput, for the goodput admission (rerankrt.runtime.batching.admission).
+        self._meter = admission.ThroughputMeter()
+        self._listeners: tuple[BatchListener, ...] = (self._meter.observe,) + (() if on_batch is None else (on_batch,))
         # Tokenizing and host-CPU batches take turns (rerankrt.runtime.batching.turns); None where the backend runs
         # elsewhere.
         self._host_turns = TurnLock() if getattr(backend, "runs_on_host", False) else None
@@ -265,6 +267,18 @@ class Scheduler:
                     f"overloaded: {self._pending_pairs} pairs are queued and this request adds {n}, over "
                     f"max_pending_pairs={limit}; retry later"
                 )
+            refused = self.config.goodput and admission.refusal(
+                self._requests.values(),
+                n,
+                deadline,
+                running_pairs=self._running_pairs,
+                throughput=self._meter.throughput,
+                small=n <= self._shape.max_batch_size,
+                now=time.monotonic(),
+            )
+            if refused:
+                self._counts["requests_rejected"] += 1
+                raise refused
             rid = next(self._ids)
             req = PendingRequest(rid, n, deadline, policy.new_turn(self._policy), RequestFuture(rid, n, deadline))
             self._counts["requests_submitted"] += 1

@@ -13,7 +13,17 @@ class SchedulerError(RuntimeError):
 
 
 class OverloadedError(SchedulerError):
-    """The queue is full (max_pending_pairs); retry later. Maps to HTTP 429."""
+    """The queue is full (max_pending_pairs), or the request cannot finish before its deadline behind the work
+    ahead of it (the goodput admission); retry later. Maps to HTTP 429.
+
+    Attributes:
+        retry_after_s: Seconds after which the work ahead should have drained enough, where the scheduler can
+            estimate it (the server sends it as ``Retry-After``); None: unknown.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class SchedulerClosedError(SchedulerError):

@@ -1,0 +1,170 @@
+"""Goodput admission: the throughput meter, the work ahead of a request, early refusal with a retry hint, and the
+onnxruntime arena giving a one-off peak back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rerankrt.runtime.batching import OverloadedError, Scheduler
+from rerankrt.runtime.batching.admission import (
+    Throughput,
+    ThroughputMeter,
+    estimate,
+    pairs_ahead,
+    refusal,
+)
+from rerankrt.runtime.batching.policy import PendingRequest
+from rerankrt.runtime.batching.types import BatchStats
+from tests.fakes import WAIT, FakeBackend, FakeEncoder
+
+
+def stats(rows: int, seq: int, duration_s: float, pending: int = 0, error: str | None = None) -> BatchStats:
+    return BatchStats(
+        index=1,
+        rows=rows,
+        seq_len=seq,
+        real_tokens=rows * seq,
+        padded_tokens=rows * seq,
+        request_ids=(1,),
+        duration_s=duration_s,
+        pending_pairs=pending,
+        error=error,
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def request(rid: int, pending: int, *, deadline: float | None, small: bool = False, unqueued: int = 0):
+    req = PendingRequest(rid, pending + unqueued, deadline, 0 if small else 2 * rid + 1)
+    req.lengths = [10] * pending
+    req.pending = [(i, np.zeros(10, np.int64)) for i in range(pending)]
+    req.unqueued = unqueued
+    return req
+
+
+def test_the_meter_averages_throughput_and_counts_gaps_while_work_waits():
+    clock = Clock()
+    meter = ThroughputMeter(alpha=0.5, clock=clock)
+    assert meter.throughput is None
+    meter.observe(stats(8, 100, 0.1, pending=50))  # 8,000 tokens/s, 100 tokens per row
+    assert meter.throughput == Throughput(tokens_per_s=8000.0, tokens_per_row=100.0)
+    clock.now += 0.2  # work waited: the 0.2 s since the last batch count, not only the 0.1 s call
+    meter.observe(stats(8, 100, 0.1, pending=0))
+    assert meter.throughput.tokens_per_s == pytest.approx(0.5 * 4000 + 0.5 * 8000)
+    clock.now += 5.0  # idle since: the call's own duration counts
+    meter.observe(stats(4, 50, 0.05))
+    assert meter.throughput.tokens_per_s == pytest.approx(0.5 * 4000 + 0.5 * 6000)
+    assert meter.throughput.tokens_per_row == pytest.approx(0.5 * 50 + 0.5 * 100)
+    before = meter.throughput
+    meter.observe(stats(8, 100, 0.1, error="boom"))  # a failed batch measures nothing
+    assert meter.throughput == before
+    with pytest.raises(ValueError, match="alpha"):
+        ThroughputMeter(alpha=0)
+
+
+def test_work_ahead_is_small_requests_and_large_ones_due_no_later():
+    pool = [
+        request(1, 100, deadline=10.0),
+        request(2, 40, deadline=30.0, unqueued=60),  # still tokenizing: its unqueued pairs count too
+        request(3, 2, deadline=50.0, small=True),
+        request(4, 500, deadline=None),
+    ]
+    assert pairs_ahead(pool, 20.0, small=False) == 100 + 2
+    assert pairs_ahead(pool, 30.0, small=False) == 100 + 100 + 2
+    assert pairs_ahead(pool, 5.0, small=True) == 2  # a small request waits only for small ones
+    pool[0].finished = True
+    assert pairs_ahead(pool, 20.0, small=False) == 2
+
+
+def test_refusal_says_when_a_late_request_could_fit():
+    fast = Throughput(tokens_per_s=10_000.0, tokens_per_row=100.0)  # 100 pairs/s
+    pool = [request(1, 900, deadline=104.0)]
+    assert estimate(100, 900, 5.0, fast).finish_in_s == pytest.approx(10.0)
+    late = refusal(pool, 100, 105.0, running_pairs=0, throughput=fast, small=False, now=100.0)
+    assert isinstance(late, OverloadedError) and late.retry_after_s == 5.0
+    assert "900 pairs are ahead" in str(late) and "retry in 5 s" in str(late)
+    assert refusal(pool, 100, 111.0, running_pairs=0, throughput=fast, small=False, now=100.0) is None
+    # Admitted whatever the estimate: no deadline, nothing measured yet, nothing ahead.
+    assert refusal(pool, 100, None, running_pairs=0, throughput=fast, small=False, now=100.0) is None
+    assert refusal(pool, 100, 101.0, running_pairs=0, throughput=None, small=False, now=100.0) is None
+    assert refusal([], 5000, 101.0, running_pairs=0, throughput=fast, small=False, now=100.0) is None
+    # A request due before the queued one only waits for the running batch.
+    assert refusal(pool, 100, 103.0, running_pairs=8, throughput=fast, small=False, now=100.0) is None
+
+
+def _scheduler(**options) -> Scheduler:
+    return Scheduler(FakeBackend(8, 64, 512, delay=0.02), FakeEncoder(max_length=32), **options)
+
+
+@pytest.mark.parametrize("goodput", [True, False])
+def test_the_scheduler_refuses_a_request_that_cannot_finish_in_time_unless_goodput_is_off(goodput):
+    import time
+
+    scheduler = _scheduler(goodput=goodput)
+    try:
+        scheduler.wait(scheduler.submit("q", [f"warm {i}" for i in range(16)]), timeout=WAIT)  # measures throughput
+        now = time.monotonic()
+        scheduler.submit("q", [f"doc {i}" for i in range(400)], deadline=now + 3.0)
+        # Due after the 400 pairs queued ahead, at 8 pairs per >= 20 ms batch (<= 400 pairs/s, slower on a loaded
+        # machine): 1,400 pairs need >= 3.5 s, past its deadline in 3.05 s.
+        late = {"deadline": now + 3.05}
+        if goodput:
+            with pytest.raises(OverloadedError, match="ahead of this request") as refused:
+                scheduler.submit("q", [f"late {i}" for i in range(1000)], **late)
+            assert refused.value.retry_after_s >= 1
+            assert scheduler.stats().requests_rejected == 1
+        else:
+            scheduler.submit("q", [f"late {i}" for i in range(1000)], **late)  # admitted, to expire later
+            assert scheduler.stats().requests_rejected == 0
+    finally:
+        scheduler.close()
+
+
+def test_the_server_sends_the_schedulers_retry_hint():
+    pytest.importorskip("fastapi")
+    from rerankrt.server.errors import api_error_from
+    from rerankrt.server.settings import ServerSettings
+
+    settings = ServerSettings(retry_after_s=7)
+    hinted = api_error_from(OverloadedError("late", retry_after_s=2.2), settings)
+    assert (hinted.status, hinted.headers["Retry-After"]) == (429, "3")
+    plain = api_error_from(OverloadedError("queue full"), settings)
+    assert (plain.status, plain.headers["Retry-After"]) == (429, "7")
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/status"), reason="RSS is read from /proc")
+def test_one_long_pair_on_onnxruntime_does_not_keep_its_peak(cpu_engine_dir):
+    pytest.importorskip("onnxruntime")
+    from rerankrt.runtime.backends.base import ModelShape
+    from rerankrt.runtime.backends.onnx import OnnxBackend
+
+    seq = 4096  # 3 x 4 heads x 4096^2 float32: ~0.8 GB of attention, which the arena would otherwise keep
+    backend = OnnxBackend(
+        cpu_engine_dir / "model.onnx", max_batch_size=16, max_seq_len=seq, max_num_tokens=seq, threads=2
+    )
+    assert backend.limits.model == ModelShape(layers=2, hidden=64, heads=4)  # read from the graph
+    small = np.full((4, 64), 100, np.int64), np.full(4, 64, np.int64)
+    for _ in range(3):
+        backend.score(*small)
+    before = _rss_mb()
+    backend.score(np.full((1, seq), 100, np.int64), np.array([seq]))
+    backend.score(*small)
+    grown = _rss_mb() - before
+    # Without shrinkage RSS stays ~800 MB up; the bound leaves room for allocator noise on a loaded machine.
+    assert grown < 300, f"RSS grew by {grown:.0f} MB after one {seq}-token pair"
+    backend.close()
