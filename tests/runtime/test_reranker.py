@@ -369,6 +369,8 @@ def test_options_are_what_a_config_file_may_pass():
         "fill_ratio",
         "tokenize_chunk",
         "batch_tokens",
+        "max_batch_bytes",
+        "goodput",
         "max_seq_len",
         "threads",
         "artifact",
