@@ -59,7 +59,7 @@ def _cudart() -> ModuleType:
             continue
     raise MissingDependencyError(
         "'cuda.bindings.runtime' is not installed (needed for CUDA memory and streams); "
-        "install it with: pip install 'rerankrt[gpu]'"
+        "install it with: pip install 'rerankrt[gpu-cu12]' (driver R535+) or 'rerankrt[gpu-cu13]' (R580+)"
     )
 
 

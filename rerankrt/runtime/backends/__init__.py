@@ -48,7 +48,7 @@ def check_engine_fits(manifest: Manifest, device: int = 0) -> None:
     if not available("tensorrt"):
         raise BackendUnavailableError(
             f"{manifest.path} holds a TensorRT engine but the 'tensorrt' package is not installed here "
-            f"(pip install 'rerankrt[gpu]' on a machine with an NVIDIA GPU); or {CPU_HINT}"
+            f"(pip install 'rerankrt[gpu-cu12]', or [gpu-cu13] on driver R580+, on a machine with an NVIDIA GPU); or {CPU_HINT}"
         )
     ok, why = cuda.cuda_status(device)
     if not ok:
