@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bench_goodput, bench_offline, bench_online, bench_scheduler, bench_tokenization
+from benchmarks import bench_goodput, bench_offline, bench_online, bench_pipeline, bench_scheduler, bench_tokenization
 from benchmarks.common import (
     environment,
     gpu_mode_line,
@@ -37,6 +37,7 @@ BENCHMARKS = {
     "online": bench_online,
     "scheduler": bench_scheduler,
     "goodput": bench_goodput,
+    "pipeline": bench_pipeline,
 }
 ENGINE_AWARE = ("offline", "online")
 

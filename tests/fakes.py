@@ -6,10 +6,12 @@
 - `FakeBackend`: scores a row by `row_score` (a checksum of its real tokens), records every batch, can wait on a
   gate, sleep, or fail; `HostBackend` says it computes on the host CPU; `ProfiledBackend` has TensorRT-like
   profiles; `GatedBackend` returns each row's length once a test opens its gate.
+- `DeviceBackend`: a FakeBackend with pipeline depth 2, whose batches run one after the other on a "device" thread.
 """
 
 from __future__ import annotations
 
+import queue
 import shutil
 import threading
 import time
@@ -136,6 +138,69 @@ class HostBackend(FakeBackend):
             return super().score(input_ids, lengths)
         finally:
             self.spans.append((start, time.monotonic()))
+
+
+class DeviceBackend(FakeBackend):
+    """A FakeBackend that runs like a GPU: `submit` enqueues, a device thread runs batches in order, `result` waits.
+
+    Each batch takes `delay` seconds on the device (or waits on the gate); `fail_on` fails the batch at `result`,
+    `fail_submit_on` at `submit`. `outstanding_max` is the most batches submitted and not yet collected at once;
+    `events` logs ("submit" | "result", batch number) in order.
+    """
+
+    pipeline_depth = 2
+
+    def __init__(self, *args, fail_submit_on: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fail_submit_on = fail_submit_on
+        self.events: list[tuple[str, int]] = []
+        self.outstanding = 0
+        self.outstanding_max = 0
+        self._queue: queue.Queue = queue.Queue()
+        self._device = threading.Thread(target=self._run_device, daemon=True)
+        self._device.start()
+
+    def _run_device(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            input_ids, lengths, box, done = job
+            try:
+                box["scores"] = FakeBackend.score(self, input_ids, lengths)
+            except BaseException as exc:  # noqa: BLE001 - handed to result()
+                box["error"] = exc
+            done.set()
+
+    def submit(self, input_ids, lengths):
+        rows = [decode(r, n) for r, n in zip(input_ids, lengths, strict=True)]
+        if self.fail_submit_on is not None and any(self.fail_submit_on in r for r in rows):
+            raise BackendError("fake enqueue failure")
+        with self.lock:
+            number = sum(1 for e in self.events if e[0] == "submit")
+            self.events.append(("submit", number))
+            self.outstanding += 1
+            self.outstanding_max = max(self.outstanding_max, self.outstanding)
+        box, done = {"number": number}, threading.Event()
+        # Copies: the caller may reuse its arrays once submit returns.
+        self._queue.put((input_ids.copy(), lengths.copy(), box, done))
+        return box, done
+
+    def result(self, handle):
+        box, done = handle
+        assert done.wait(WAIT), "the fake device never finished a batch"
+        with self.lock:
+            self.outstanding -= 1
+            self.events.append(("result", box["number"]))
+        if "error" in box:
+            raise box["error"]
+        return box["scores"]
+
+    def score(self, input_ids, lengths):
+        return self.result(self.submit(input_ids, lengths))
+
+    def close(self) -> None:
+        self._queue.put(None)
 
 
 class RecordingEncoder(FakeEncoder):

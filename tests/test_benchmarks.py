@@ -19,6 +19,7 @@ from benchmarks import (  # noqa: E402
     bench_goodput,
     bench_offline,
     bench_online,
+    bench_pipeline,
     bench_scheduler,
     bench_tokenization,
     run_all,
@@ -209,3 +210,13 @@ def test_target_lines():
     assert Target("x", 2.0, 1.5, ">=").line.startswith("PASS  x: 2x (target >= 1.5x)")
     assert Target("y", 4.0, 3.0, "<=").line.startswith("FAIL")
     assert Target("z", None, 1.0, ">=").line.startswith("FAIL  z: n/a")
+
+
+def test_pipeline_tiny(results):
+    """Depth 1 and 2 side by side over the simulated device: busy fractions, pairs/s, the PASS/FAIL line."""
+    result = bench_pipeline.run("tiny", results=results, seconds=0.4)
+    assert set(result["depths"]) == {"1", "2"}
+    for r in result["depths"].values():
+        assert 0 < r["device_busy_fraction"] <= 1.0 and r["pairs_per_s"] > 0 and r["batches"] > 0
+    assert [t["name"] for t in result["targets"]] == ["device busy fraction, pipelined (depth 2), simulated GPU"]
+    _files_written(result, "pipeline", results)

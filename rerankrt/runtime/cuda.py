@@ -2,7 +2,12 @@
 
 cudart calls return tuples ``(error, value...)``; `check` turns them into the value or a `CudaError` carrying the
 error's name. Without a driver or a device cudart returns an error (35, ``cudaErrorInsufficientDriver``, or 100,
-``cudaErrorNoDevice``) instead of crashing, and this module reports it as ``CudaError("no CUDA device: ...")``.
+``cudaErrorNoDevice``) instead of crashing, and this module reports it as ``CudaError("no CUDA device: ...")``;
+error 35 on a machine that has a GPU means the driver is older than the CUDA build of cuda-python (the CUDA 13
+wheels need driver R580+), and says which extra to install instead.
+
+Streams are non-blocking (they never synchronize with the legacy default stream) and every copy names its stream:
+nothing here queues work on stream 0.
 
 Buffers and streams are freed explicitly (``free()``, ``destroy()`` or ``with``), never by the garbage collector:
 freeing from ``__del__`` at interpreter exit races the CUDA runtime's own teardown.
@@ -12,6 +17,8 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import os
+import shutil
 from types import ModuleType
 
 import numpy as np
@@ -28,6 +35,10 @@ _NO_DEVICE = {
     "cudaErrorCompatNotSupportedOnDevice",
     "cudaErrorInitializationError",
 }
+
+
+# What error 35 means where a GPU is present: the CUDA 12 builds run on R535+ drivers, the CUDA 13 builds need R580+.
+DRIVER_TOO_OLD = "driver too old for this CUDA build; install rerankrt[gpu-cu12]"
 
 
 class CudaError(RuntimeError):
@@ -48,7 +59,7 @@ def _cudart() -> ModuleType:
             continue
     raise MissingDependencyError(
         "'cuda.bindings.runtime' is not installed (needed for CUDA memory and streams); "
-        "install it with: pip install 'rerankrt[gpu]'"
+        "install it with: pip install 'rerankrt[gpu-cu12]' (driver R535+) or 'rerankrt[gpu-cu13]' (R580+)"
     )
 
 
@@ -97,12 +108,20 @@ def cuda_status(device: int = 0) -> tuple[bool, str]:
     try:
         count = check(rt.cudaGetDeviceCount(), "cudaGetDeviceCount")
     except CudaError as exc:
+        if exc.name == "cudaErrorInsufficientDriver" and nvidia_driver_present():
+            # A GPU and its driver are here, but the driver predates the CUDA runtime cuda-python was built for.
+            return False, f"{DRIVER_TOO_OLD} (CUDA 12 builds need driver R535+, CUDA 13 builds R580+): {exc}"
         return False, str(exc)
     except Exception as exc:  # noqa: BLE001 - a broken install counts as no device
         return False, f"no CUDA device: cudaGetDeviceCount raised {exc!r}"
     if count <= device:
         return False, f"no CUDA device: device {device} requested, {count} visible (check CUDA_VISIBLE_DEVICES)"
     return True, f"{count} CUDA device(s)"
+
+
+def nvidia_driver_present() -> bool:
+    """Whether this machine has an NVIDIA kernel driver loaded (whatever its version), without touching CUDA."""
+    return os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None
 
 
 def cuda_available(device: int = 0) -> bool:
@@ -113,6 +132,8 @@ def cuda_available(device: int = 0) -> bool:
 def _require_device(device: int) -> ModuleType:
     ok, why = cuda_status(device)
     if not ok:
+        if why.startswith(DRIVER_TOO_OLD):
+            raise CudaError(why, name="cudaErrorInsufficientDriver", code=35)
         if why.startswith("no CUDA device"):
             raise CudaError(why, name="cudaErrorNoDevice")
         raise CudaError(f"no CUDA device: {why}", name="cudaErrorNoDevice")
@@ -151,12 +172,17 @@ def check_last_error(what: str = "a previous CUDA call") -> None:
 
 
 class Stream:
-    """A CUDA stream: created on construction, ``synchronize()``, ``destroy()`` (idempotent), or use ``with``."""
+    """A non-blocking CUDA stream: ``synchronize()``, ``done()``, ``destroy()`` (idempotent), or use ``with``.
+
+    Non-blocking (``cudaStreamNonBlocking``): its work never waits for, nor serializes with, the legacy default
+    stream that other libraries in the process (torch, cupy) may use.
+    """
 
     def __init__(self, device: int = 0) -> None:
         self._rt = _require_device(device)
         check(self._rt.cudaSetDevice(device), f"cudaSetDevice({device})")
-        self._stream = check(self._rt.cudaStreamCreate(), "cudaStreamCreate")
+        flags = getattr(self._rt, "cudaStreamNonBlocking", 1)
+        self._stream = check(self._rt.cudaStreamCreateWithFlags(flags), "cudaStreamCreateWithFlags(NonBlocking)")
 
     @property
     def raw(self):
@@ -193,6 +219,37 @@ class Stream:
 
     def __exit__(self, *exc) -> None:
         self.destroy()
+
+
+class Event:
+    """A CUDA event without timing: ``record(stream)`` marks a point in a stream; ``synchronize()`` waits for it.
+
+    One batch of a pipelined backend waits on its own event, not on the whole stream (which also holds the next
+    batch).
+    """
+
+    def __init__(self, device: int = 0) -> None:
+        self._rt = _require_device(device)
+        flags = getattr(self._rt, "cudaEventDisableTiming", 2)
+        self._event = check(self._rt.cudaEventCreateWithFlags(flags), "cudaEventCreateWithFlags")
+
+    @property
+    def raw(self):
+        if self._event is None:
+            raise CudaError("the event was destroyed", name="cudaErrorInvalidResourceHandle")
+        return self._event
+
+    def record(self, stream: Stream) -> None:
+        check(self._rt.cudaEventRecord(self.raw, stream.raw), "cudaEventRecord")
+
+    def synchronize(self) -> None:
+        """Block until the work before the recorded point has finished; raise CudaError if any of it failed."""
+        check(self._rt.cudaEventSynchronize(self.raw), "cudaEventSynchronize")
+
+    def destroy(self) -> None:
+        event, self._event = self._event, None
+        if event is not None:
+            check(self._rt.cudaEventDestroy(event), "cudaEventDestroy")
 
 
 class DeviceBuffer:
@@ -278,16 +335,19 @@ def _host(buf: PinnedBuffer | np.ndarray, *, writable: bool) -> tuple[int, int]:
 
 
 def _copy(dst: int, src: int, nbytes: int, kind_name: str, stream: Stream | None) -> None:
+    if not isinstance(stream, Stream):
+        # Stream 0 would serialize with every other library's work in the process, and hide which stream a batch's
+        # copies belong to.
+        raise ValueError(f"a copy needs a cuda.Stream, got {stream!r}")
     rt = _cudart()
     kind = getattr(rt.cudaMemcpyKind, kind_name)
-    handle = stream.raw if stream is not None else 0
-    check(rt.cudaMemcpyAsync(dst, src, nbytes, kind, handle), f"cudaMemcpyAsync({kind_name}, {nbytes} bytes)")
+    check(rt.cudaMemcpyAsync(dst, src, nbytes, kind, stream.raw), f"cudaMemcpyAsync({kind_name}, {nbytes} bytes)")
 
 
 def htod_async(
     dst: DeviceBuffer, src: PinnedBuffer | np.ndarray, nbytes: int | None = None, stream: Stream | None = None
 ) -> None:
-    """Queue a host-to-device copy of `nbytes` (defaults to all of `src`) on `stream` (defaults to stream 0).
+    """Queue a host-to-device copy of `nbytes` (defaults to all of `src`) on `stream` (required).
 
     From pageable numpy memory CUDA stages the data before returning, so `src` may be reused at once; from a
     PinnedBuffer the copy is truly asynchronous and `src` must stay untouched until the stream is synchronized.
@@ -303,7 +363,7 @@ def htod_async(
 def dtoh_async(
     dst: PinnedBuffer | np.ndarray, src: DeviceBuffer, nbytes: int | None = None, stream: Stream | None = None
 ) -> None:
-    """Queue a device-to-host copy of `nbytes` (defaults to all of `dst`) on `stream` (defaults to stream 0).
+    """Queue a device-to-host copy of `nbytes` (defaults to all of `dst`) on `stream` (required).
 
     The data is in `dst` only after the stream is synchronized.
     """

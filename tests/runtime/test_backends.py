@@ -53,7 +53,7 @@ def test_load_backend_refuses_bad_names_options_and_limits(torch_engine):
     with pytest.raises(ValueError, match="backend must be one of"):
         load_backend(manifest, "jax")
     with pytest.raises(TypeError, match="unknown option"):
-        load_backend(manifest, device=1)
+        load_backend(manifest, nonsense=1)  # (`device` is a torch option now)
     with pytest.raises(ValueError, match="max_num_tokens"):
         load_backend(manifest, max_num_tokens=LIMITS["max_num_tokens"] + 1)
     assert load_backend(manifest, max_batch_size=2).limits.max_batch_size == 2

@@ -393,8 +393,8 @@ def test_load_routes_options_and_names_unknown_ones(torch_engine):
     assert sum(s.rows for s in seen) == 3 and all(s.seq_len % 4 == 0 or s.seq_len == 200 for s in seen)
     with pytest.raises(TypeError, match=r"\['thread'\] for Reranker.load; it takes \[.*'threads'"):
         Reranker.load(torch_engine, thread=2)
-    with pytest.raises(TypeError, match=r"\['device'\] for the torch backend"):
-        Reranker.load(torch_engine, device=1)
+    with pytest.raises(TypeError, match=r"\['artifact'\] for the torch backend"):
+        Reranker.load(torch_engine, artifact="onnx")  # `device` is a torch option now
     with pytest.raises(ValueError, match="SchedulerConfig.fill_ratio"):
         Reranker.load(torch_engine, fill_ratio=2.0)
 

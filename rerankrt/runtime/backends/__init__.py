@@ -48,7 +48,8 @@ def check_engine_fits(manifest: Manifest, device: int = 0) -> None:
     if not available("tensorrt"):
         raise BackendUnavailableError(
             f"{manifest.path} holds a TensorRT engine but the 'tensorrt' package is not installed here "
-            f"(pip install 'rerankrt[gpu]' on a machine with an NVIDIA GPU); or {CPU_HINT}"
+            f"(pip install 'rerankrt[gpu-cu12]', or 'rerankrt[gpu-cu13]' on driver R580+, on a machine with an NVIDIA "
+            f"GPU); or {CPU_HINT}"
         )
     ok, why = cuda.cuda_status(device)
     if not ok:
@@ -146,7 +147,7 @@ def load_backend(manifest: Manifest, name: str | None = None, **options: Any) ->
         raise BackendUnavailableError("the torch backend needs torch and transformers: pip install 'rerankrt[build]'")
     from rerankrt.runtime.backends.torch import TorchBackend
 
-    return TorchBackend(model_dir, **limits, threads=opts.threads)
+    return TorchBackend(model_dir, **limits, threads=opts.threads, device=opts.device)
 
 
 __all__ = [

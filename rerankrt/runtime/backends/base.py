@@ -68,6 +68,10 @@ class Backend(abc.ABC):
     # tokenizes while a batch runs: both would fight for the same cores and slow each other down several times.
     # A GPU backend leaves it False, so that tokenizing on the CPU overlaps the GPU's work.
     runs_on_host: bool = False
+    # How many batches the scheduler may have submitted and not yet collected. 1: `submit` computes the batch
+    # (host backends, where the worker thread is the compute). 2: `submit` only enqueues on a device and returns,
+    # so the worker forms and enqueues batch N+1 while N runs, and the device never waits for the host.
+    pipeline_depth: int = 1
 
     @property
     @abc.abstractmethod
@@ -89,6 +93,28 @@ class Backend(abc.ABC):
             BackendError: When the engine fails on this batch.
         """
 
+    def submit(self, input_ids: np.ndarray, lengths: np.ndarray) -> object:
+        """Start scoring a batch; `result(handle)` returns its scores. Defaults to running `score` now.
+
+        A backend with ``pipeline_depth`` > 1 enqueues the batch and returns at once; up to ``pipeline_depth``
+        handles are outstanding, collected in the order they were submitted. The arrays may be reused by the caller
+        once this returns (a backend copies what it needs).
+
+        Raises:
+            BackendError: When the batch cannot be enqueued (its `result` is then never asked for).
+        """
+        return _Done(self.score(input_ids, lengths))
+
+    def result(self, handle: object) -> np.ndarray:
+        """Wait for a submitted batch and return its float32 [batch] scores.
+
+        Raises:
+            BackendError: When the engine failed on this batch.
+        """
+        if not isinstance(handle, _Done):
+            raise TypeError(f"{type(self).__name__}.result takes what its submit returned, got {handle!r}")
+        return handle.scores
+
     def max_rows(self, seq_len: int) -> int:
         """Most rows one call takes at padded length `seq_len`. Defaults to what the limits allow.
 
@@ -102,6 +128,15 @@ class Backend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - nothing to release unless a backend holds memory
         """Release engine memory. Defaults to nothing."""
+
+
+class _Done:
+    """The handle of a batch scored at submission (the default `submit`)."""
+
+    __slots__ = ("scores",)
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.scores = scores
 
 
 def attention_mask(lengths: np.ndarray, seq_len: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -72,15 +73,22 @@ class TorchOptions:
     Attributes:
         threads: torch intra-op threads. Defaults to None: torch's choice.
         model_dir: A classifier checkpoint folder. Defaults to None: the manifest's "checkpoint" artifact.
+        device: "cpu" (float32, the reference) or "cuda[:N]" (BF16 with SDPA attention, pipelined), or a CUDA
+            index. Defaults to "cpu".
     """
 
     threads: int | None = None
     model_dir: str | Path | None = None
+    device: str | int = "cpu"
 
     def __post_init__(self) -> None:
         _check_positive("TorchOptions", "threads", self.threads)
         if self.model_dir is not None and not isinstance(self.model_dir, str | Path):
             raise ValueError(f"TorchOptions.model_dir must be a path, got {self.model_dir!r}")
+        if isinstance(self.device, int) and not isinstance(self.device, bool) and self.device >= 0:
+            object.__setattr__(self, "device", f"cuda:{self.device}")  # a CUDA index, as TensorRTOptions takes
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"TorchOptions.device must be 'cpu', 'cuda' or 'cuda:<index>', got {self.device!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ requests in that batch and the worker keeps serving; if the worker itself dies, 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import itertools
@@ -30,8 +31,8 @@ from dataclasses import fields
 import numpy as np
 
 from rerankrt.prompt import Encoded, _as_list
-from rerankrt.runtime.backends.base import Backend, BackendError
-from rerankrt.runtime.batching import admission, policy
+from rerankrt.runtime.backends.base import Backend
+from rerankrt.runtime.batching import admission, pipeline, policy
 from rerankrt.runtime.batching.config import SchedulerConfig
 from rerankrt.runtime.batching.policy import Batch, PendingRequest
 from rerankrt.runtime.batching.turns import TurnLock
@@ -432,12 +433,24 @@ class Scheduler:
             raise WorkerDiedError(self._error or "the scheduler's worker thread is not running")
 
     def _run(self) -> None:
+        """The worker: keep up to the backend's pipeline depth of batches in flight, collecting the oldest first.
+
+        While one batch runs on a device the next is formed and submitted; when nothing can be formed yet, the
+        worker waits for the oldest batch instead. A host-CPU backend keeps depth 1 (its batches take turns).
+        """
+        depth = 1 if self._host_turns is not None else max(1, int(getattr(self.backend, "pipeline_depth", 1)))
+        flights: collections.deque[pipeline.InFlight] = collections.deque()
+        previous_done = 0.0
         try:
             while True:
-                batch = self._next_batch()
-                if batch is None:
-                    return
-                self._run_batch(batch)
+                if len(flights) < depth:
+                    batch = self._next_batch(wait=False) if flights else self._next_batch()
+                    if batch is not None:
+                        flights.append(self._launch(batch))
+                        continue
+                    if not flights:
+                        return
+                previous_done = self._run_batch(flights.popleft(), previous_done)
         except BaseException as exc:  # noqa: BLE001 - whatever kills the worker must fail everyone, loudly
             message = f"the scheduler's worker thread died: {exc!r}"
             log.critical(message, exc_info=True)
@@ -449,8 +462,9 @@ class Scheduler:
             died.__cause__ = exc
             self._fail_all(died)
 
-    def _next_batch(self) -> Batch | None:
-        """Wait for pending pairs and form the next batch; None when closing with nothing left to run.
+    def _next_batch(self, *, wait: bool = True) -> Batch | None:
+        """Form the next batch, waiting for pending pairs when `wait`; None when closing with nothing left to run,
+        or (not `wait`) when nothing can be formed now.
 
         Where batches take turns with tokenizing, the batch is formed once the turn is ours, so that it holds the
         pairs tokenized just before; it is returned with the turn held, and `_run_batch` gives it back.
@@ -465,7 +479,7 @@ class Scheduler:
                     waiting = self._host_turns is not None and [r for r in self._requests.values() if r.lengths]
                     if not waiting:
                         batch = self._form_batch()
-                        if batch is not None:
+                        if batch is not None or not wait:
                             return batch
                         now = time.monotonic()
                         self._cond.wait(timeout=policy.next_deadline_in(self._deadlines, self._requests, now))
@@ -492,36 +506,34 @@ class Scheduler:
         batch = policy.form_batch(self._requests.values(), self._policy, self._shape)
         if batch is not None:
             self._pending_pairs -= len(batch.rows)
-            self._running_pairs = len(batch.rows)
+            self._running_pairs += len(batch.rows)
             batch.pending_after = self._pending_pairs
         return batch
 
-    def _run_batch(self, batch: Batch) -> None:
-        rows = len(batch.rows)
-        error: BackendError | None = None
+    def _launch(self, batch: Batch) -> pipeline.InFlight:
+        holds_turn = self._host_turns is not None
         try:
-            input_ids, lengths = policy.padded_inputs(batch, self.encoder.pad_id)
-            start = time.perf_counter()
-            try:
-                scores = np.asarray(self.backend.score(input_ids, lengths), dtype=np.float32).reshape(-1)
-                if scores.shape != (rows,):
-                    raise BackendError(f"the backend returned {scores.shape[0]} scores for a batch of {rows} rows")
-            except Exception as exc:  # noqa: BLE001 - any failure of this call fails this batch only
-                error = exc if isinstance(exc, BackendError) else BackendError(f"backend failed on a batch: {exc!r}")
-                if error is not exc:
-                    error.__cause__ = exc
-                log.error("batch %d (%dx%d) failed: %s", batch.index, rows, batch.seq_len, error)
-            duration = time.perf_counter() - start
-        finally:
-            if self._host_turns is not None:
+            return pipeline.launch(self.backend, batch, self.encoder.pad_id, holds_turn=holds_turn)
+        except BaseException:
+            if holds_turn:
                 self._host_turns.release()
-        real = int(lengths.sum())
+            raise
+
+    def _run_batch(self, flight: pipeline.InFlight, previous_done: float) -> float:
+        """Collect a submitted batch, write its scores or fail its requests, tell the listeners; returns when it
+        finished."""
+        batch, rows = flight.batch, len(flight.batch.rows)
+        try:
+            scores, error = pipeline.collect(self.backend, flight, previous_done)
+        finally:
+            if flight.holds_turn:
+                self._host_turns.release()
         done: list[PendingRequest] = []
         with self._cond:
-            self._running_pairs = 0
+            self._running_pairs -= rows
             self._counts["batches"] += 1
             self._counts["batch_rows"] += rows
-            self._counts["real_tokens"] += real
+            self._counts["real_tokens"] += flight.real_tokens
             self._counts["padded_tokens"] += rows * batch.seq_len
             if error is None:
                 done, scored = policy.record_scores(batch, scores)
@@ -535,22 +547,13 @@ class Scheduler:
         else:
             for req in {id(r): r for r, _, _ in batch.rows}.values():
                 self._finish(req, exception=error, counter="requests_failed")
-        stats = BatchStats(
-            index=batch.index,
-            rows=rows,
-            seq_len=batch.seq_len,
-            real_tokens=real,
-            padded_tokens=rows * batch.seq_len,
-            request_ids=batch.request_ids,
-            duration_s=duration,
-            pending_pairs=batch.pending_after,
-            error=None if error is None else str(error),
-        )
+        stats = pipeline.batch_stats(flight, error)
         for listener in self._listeners:
             try:
                 listener(stats)
             except Exception:  # noqa: BLE001 - a metrics listener must never take the worker down
                 log.exception("batch listener %r raised; ignored", listener)
+        return flight.done
 
     # -- status ----------------------------------------------------------------------------------------------------
 
