@@ -102,7 +102,8 @@ def _backend(limits: tuple[int, int, int], *, sim: bool, gate: threading.Event |
 
 def _workload(num_requests: int, size_mix=SIZE_MIX) -> tuple[list[list[int]], list[np.ndarray], int]:
     """(document keys per request, ids per pair, pad id): requests of mixed sizes over the shipped pairs."""
-    from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir
+    from rerankrt.prompt import PromptEncoder
+    from rerankrt.tokenizer import bundled_tokenizer_dir
 
     sizes = request_sizes_mix(num_requests, seed=5, sizes=size_mix)
     encoder = PromptEncoder(bundled_tokenizer_dir(), template="seed")

@@ -19,8 +19,9 @@ import numpy as np
 
 from rerankrt.manifest import Manifest, write_manifest
 from rerankrt.models import copy_tokenizer_files
-from rerankrt.prompt import Encoded, TruncationError, bundled_tokenizer_dir
+from rerankrt.prompt import Encoded, TruncationError
 from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
+from rerankrt.tokenizer import bundled_tokenizer_dir
 
 WAIT = 10.0  # seconds: an upper bound on every wait, so a broken scheduler fails a test instead of hanging it
 # The fake engine directories' prompt cap and limits.

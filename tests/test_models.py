@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from rerankrt.models import checkpoint_form, convert_checkpoint, ensure_classifier1, write_tiny_model
-from rerankrt.prompt import PromptEncoder, padded_batch
+from rerankrt.prompt import PromptEncoder
 from rerankrt.runtime.backends.torch import TorchBackend
+from rerankrt.tokenizer import padded_batch
 from tests.samples import pairs, torch_scores
 
 

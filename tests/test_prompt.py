@@ -13,15 +13,13 @@ from rerankrt.prompt import (
     TASK_PROMPT,
     PromptEncoder,
     TruncationError,
-    bundled_tokenizer_dir,
     centred_logits,
     label_scores,
-    load_tokenizer,
     normalize_mxbai,
-    padded_batch,
     seed_prompt,
     sigmoid,
 )
+from rerankrt.tokenizer import bundled_tokenizer_dir, load_tokenizer
 
 
 def card_template(query: str, document: str, instruction: str = "") -> str:
@@ -186,11 +184,6 @@ def test_queries_are_tokenized_once_per_distinct_query():
 def test_score_definitions():
     np.testing.assert_allclose(sigmoid([0.0, 2.0, -800.0]), [0.5, 1 / (1 + np.exp(-2.0)), 0.0], atol=1e-12)
     np.testing.assert_allclose(normalize_mxbai([4.5], 9.0), [0.5])
-
-
-def test_padded_batch_right_pads():
-    ids, lengths = padded_batch([np.array([1, 2, 3]), np.array([4])], pad_id=0, multiple_of=4)
-    assert ids.tolist() == [[1, 2, 3, 0], [4, 0, 0, 0]] and lengths.tolist() == [3, 1]
 
 
 # -- max_tokens_per_doc: one tokenization cuts the document and builds the pair -------------------------------------

@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rerankrt.manifest import ManifestError, read_manifest
-from rerankrt.prompt import PromptEncoder, TruncationError, bundled_tokenizer_dir, normalize_mxbai, sigmoid
+from rerankrt.prompt import PromptEncoder, TruncationError, normalize_mxbai, sigmoid
 from rerankrt.runtime import backends as backends_mod
 from rerankrt.runtime.backends import BackendUnavailableError
 from rerankrt.runtime.batching import BatchStats, DeadlineExceededError, SchedulerClosedError
 from rerankrt.runtime.reranker import RankResult, Reranker, rank_results
+from rerankrt.tokenizer import bundled_tokenizer_dir
 from tests.fakes import ENGINE_LIMITS as LIMITS
 from tests.fakes import ENGINE_MAX_LENGTH as MAX_LENGTH
 from tests.fakes import WAIT, GatedBackend, write_fake_trt_dir
