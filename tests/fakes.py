@@ -6,6 +6,7 @@
 - `FakeBackend`: scores a row by `row_score` (a checksum of its real tokens), records every batch, can wait on a
   gate, sleep, or fail; `HostBackend` says it computes on the host CPU; `ProfiledBackend` has TensorRT-like
   profiles; `GatedBackend` returns each row's length once a test opens its gate.
+- `CountingTokenizer`: a real tokenizer that counts how many of its inputs held each document.
 """
 
 from __future__ import annotations
@@ -255,3 +256,18 @@ class ScriptedBackend(Backend):
 def expected_scripted(ids) -> float:
     ids = np.asarray(ids, dtype=np.int64)
     return float(np.float32(((ids * 31 + np.arange(len(ids))) % 1009).mean() / 100.0 - 5.0))
+
+
+class CountingTokenizer:
+    """Wraps a tokenizer and counts, per document, how many tokenizer inputs held it."""
+
+    def __init__(self, inner, documents):
+        self.inner = inner
+        self.documents = [d for d in documents if d]
+        self.seen = dict.fromkeys(self.documents, 0)
+
+    def encode_batch(self, texts, add_special_tokens=False):
+        for text in texts:
+            for d in self.documents:
+                self.seen[d] += d in text
+        return self.inner.encode_batch(texts, add_special_tokens=add_special_tokens)

@@ -15,18 +15,6 @@ from rerankrt.tokenizer import padded_batch
 from tests.samples import pairs, torch_scores
 
 
-@pytest.fixture(scope="module")
-def causal_dir(tmp_path_factory):
-    return write_tiny_model(tmp_path_factory.mktemp("causal"), form="causal", seed=1)
-
-
-@pytest.fixture(scope="module")
-def converted_dir(causal_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("converted")
-    convert_checkpoint(causal_dir, out)
-    return out
-
-
 def source_scores(model_dir, form, encoder, items):
     """logit("1") - logit("0") read straight from the unconverted checkpoint."""
     import transformers

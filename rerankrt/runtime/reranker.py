@@ -24,8 +24,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rerankrt import __version__
 from rerankrt.manifest import Manifest, read_manifest
 from rerankrt.prompt import ESTIMATED_MAX, PromptEncoder
@@ -255,7 +253,7 @@ class Reranker:
         check_top_k(top_k)
 
         def finish(result: ScoreResult) -> list[RankResult]:
-            shown = self._normalize(result.scores, normalize)
+            shown = normalized_scores(result.scores, normalize, self.estimated_max)
             return rank_results(result.scores, documents, top_k=top_k, return_documents=return_documents, shown=shown)
 
         return self._prepare(query, documents, instruction, truncate, timeout, deadline, finish)
@@ -265,10 +263,7 @@ class Reranker:
         return _Call(submit, lambda result: [float(x) for x in result.scores])
 
     def _normalized(self, result: ScoreResult, *, normalize: Normalize) -> list[float]:
-        return self._normalize(result.scores, normalize)
-
-    def _normalize(self, scores: np.ndarray, normalize: Normalize) -> list[float]:
-        return normalized_scores(scores, normalize, self.estimated_max)
+        return normalized_scores(result.scores, normalize, self.estimated_max)
 
     def score_request(
         self,
@@ -409,11 +404,10 @@ class Reranker:
         Returns:
             RankResults sorted by score, highest first; equal scores keep their input order.
         """
-        return self._run(
-            self._prepare_rank(
-                query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
-            )
+        call = self._prepare_rank(
+            query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
         )
+        return self._run(call)
 
     arank = _async_twin(rank, "_prepare_rank", "`rank` for asyncio; never blocks the event loop.")
 
@@ -499,11 +493,4 @@ class Reranker:
         return f"Reranker(model={self.model_name!r}, backend={self.backend.name!r}, template={self.encoder.template!r})"
 
 
-__all__ = [
-    "BatchStats",
-    "DeadlineExceededError",
-    "OverloadedError",
-    "RankResult",
-    "Reranker",
-    "ScoreResult",
-]
+__all__ = ["BatchStats", "DeadlineExceededError", "OverloadedError", "RankResult", "Reranker", "ScoreResult"]

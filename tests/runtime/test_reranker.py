@@ -344,7 +344,7 @@ def test_load_takes_the_builds_serving_budget(cpu_engine_dir):
     from rerankrt.manifest import read_manifest
 
     budget = read_manifest(cpu_engine_dir).serving.batch_tokens
-    assert budget == 2048  # configs/cpu.yaml
+    assert budget == 2048  # rerankrt/configs/cpu.yaml
     with Reranker.load(cpu_engine_dir) as reranker:
         assert reranker.scheduler.batch_tokens == budget
     with Reranker.load(cpu_engine_dir, max_num_tokens=4096) as reranker:  # an explicit budget wins

@@ -27,6 +27,12 @@ def reranker(cpu_engine_dir):
 
 
 @pytest.fixture(scope="module")
+def reference(reranker):
+    """The in-process Reranker a served answer is checked against (the same engine as the server's)."""
+    return reranker
+
+
+@pytest.fixture(scope="module")
 def client(reranker):
     app = create_app(reranker, ServerSettings(model_name="tiny-mxbai"))
     with TestClient(app) as c:
