@@ -48,7 +48,8 @@ REQUESTS = {"tiny": 16, "quick": 120, "full": 300}
 SIZE_MIX = (1, 3, 10, 30, 100, 300, 1000)  # documents per request; weights in common.request_sizes_mix
 TINY_SIZE_MIX = (1, 3, 5, 10, 20, 50, 100)
 CLIENTS = 8
-# (max_batch_size, max_num_tokens, pad_multiple): the CPU engine's limits and the H100 config's (configs/*.yaml).
+# (max_batch_size, max_num_tokens, pad_multiple): the CPU engine's limits and the H100 config's
+# (rerankrt/configs/*.yaml).
 LIMITS = {"cpu": (16, 16384, 1), "h100": (64, 32768, 8)}
 MAX_SEQ_LEN = 8448
 # Simulated backend: a fixed cost per call plus a cost per padded token (about an H100 running the 0.5B model in FP8).
@@ -102,7 +103,8 @@ def _backend(limits: tuple[int, int, int], *, sim: bool, gate: threading.Event |
 
 def _workload(num_requests: int, size_mix=SIZE_MIX) -> tuple[list[list[int]], list[np.ndarray], int]:
     """(document keys per request, ids per pair, pad id): requests of mixed sizes over the shipped pairs."""
-    from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir
+    from rerankrt.prompt import PromptEncoder
+    from rerankrt.tokenizer import bundled_tokenizer_dir
 
     sizes = request_sizes_mix(num_requests, seed=5, sizes=size_mix)
     encoder = PromptEncoder(bundled_tokenizer_dir(), template="seed")

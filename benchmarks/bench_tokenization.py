@@ -98,7 +98,8 @@ def run(
     Returns:
         The result record (also written as JSON), with ``targets`` holding the PASS/FAIL lines.
     """
-    from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir, load_tokenizer, seed_prompt
+    from rerankrt.prompt import PromptEncoder, seed_prompt
+    from rerankrt.tokenizer import bundled_tokenizer_dir, load_tokenizer
 
     check_size(size)
     folder = results_dir(results)

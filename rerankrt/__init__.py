@@ -10,8 +10,12 @@ __all__ = ["RankResult", "Reranker", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("Reranker", "RankResult"):
-        from rerankrt.runtime import reranker
+    if name == "Reranker":
+        from rerankrt.runtime.reranker import Reranker
 
-        return getattr(reranker, name)
+        return Reranker
+    if name == "RankResult":
+        from rerankrt.runtime.ranking import RankResult
+
+        return RankResult
     raise AttributeError(f"module 'rerankrt' has no attribute {name!r}")

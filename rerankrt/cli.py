@@ -42,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"rerankrt {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_convert, _add_build, _add_serve, _add_rank, _add_info, _add_demo, _add_tiny_model, _add_export):
+        add(sub)
+    return p
 
+
+def _add_convert(sub) -> None:
     c = sub.add_parser("convert", help="causal-LM or 2-label checkpoint -> 1-logit classifier")
     c.add_argument("src", help="checkpoint folder or hub id")
     c.add_argument("out", type=Path, help="folder to write")
@@ -50,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-token", default="0", help='token meaning not relevant (default "0")')
     c.add_argument("--revision", help="hub revision")
 
+
+def _add_build(sub) -> None:
     b = sub.add_parser("build", help="checkpoint -> engine directory (quantize, export, gate, compile)")
     b.add_argument("--gpu", default="auto", help=f"target: one of {', '.join((*GPUS, 'auto'))}, or a config YAML path")
     b.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or folder (default {DEFAULT_MODEL})")
@@ -61,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--max-length", type=int, help=f"prompt token cap (default from the config, {DEFAULT_MAX_LENGTH})")
     b.add_argument("--max-calibration-pairs", type=int, help="use a spread subset of the calibration pairs")
 
+
+def _add_serve(sub) -> None:
     s = sub.add_parser("serve", help="serve an engine directory over HTTP (TEI, Cohere and /predict routes)")
     s.add_argument("engine_dir", type=Path)
     s.add_argument("--host", default="127.0.0.1")
@@ -78,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     scale.add_argument("--replicas", type=int, help="with --ray: fixed number of replicas (default 1)")
     scale.add_argument("--autoscale", metavar="MIN:MAX", help="with --ray: autoscale between MIN and MAX replicas")
 
+
+def _add_rank(sub) -> None:
     r = sub.add_parser("rank", help="rank documents for a query with an engine directory")
     r.add_argument("engine_dir", type=Path)
     r.add_argument("--query", "-q", required=True)
@@ -92,13 +103,19 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print JSON instead of a table")
     r.add_argument("--backend", help="override the manifest's backend")
 
+
+def _add_info(sub) -> None:
     i = sub.add_parser("info", help="summarize an engine directory's manifest")
     i.add_argument("engine_dir", type=Path)
     i.add_argument("--json", action="store_true", help="print the whole manifest")
 
+
+def _add_demo(sub) -> None:
     d = sub.add_parser("demo", help="build a CPU engine of a tiny offline model and rank the model card's example")
     d.add_argument("--out", type=Path, default=Path("engines/demo"), help="work folder (default engines/demo)")
 
+
+def _add_tiny_model(sub) -> None:
     t = sub.add_parser("tiny-model", help="write a seeded random Qwen2 checkpoint with the real tokenizer (offline)")
     t.add_argument("out", type=Path)
     t.add_argument("--form", choices=("causal", "classifier2", "classifier1"), default="causal")
@@ -106,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--layers", type=int, help="override the number of layers")
     t.add_argument("--seed", type=int, default=0)
 
+
+def _add_export(sub) -> None:
     e = sub.add_parser("export", help="engine directory -> a deployment target's layout (triton)")
     targets = e.add_subparsers(dest="target", required=True, metavar="TARGET")
     tr = targets.add_parser("triton", help="write a Triton model repository (Python backend, rerankrt batching)")
@@ -121,7 +140,6 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--queue-delay-us", type=int, default=2000, help="max gathering delay, microseconds (default 2000)")
     tr.add_argument("--option", action="append", default=[], metavar="KEY=JSON", help="Reranker.load option")
     tr.add_argument("--force", action="store_true", help="replace REPO_DIR/NAME if it exists")
-    return p
 
 
 def _read_documents(args) -> list[str]:

@@ -17,7 +17,8 @@ import shutil
 from pathlib import Path
 
 from rerankrt._optional import require
-from rerankrt.prompt import NO_TOKEN, YES_TOKEN, bundled_tokenizer_dir, load_tokenizer
+from rerankrt.prompt import NO_TOKEN, YES_TOKEN
+from rerankrt.tokenizer import bundled_tokenizer_dir, load_tokenizer
 
 TOKENIZER_FILES = (
     "tokenizer.json",

@@ -10,8 +10,9 @@ directories built from them once per test session.
 For CI speed the builds cap prompts at ``max_length=512`` tokens, calibrate on 64 of the shipped calibration pairs
 and gate on whole query groups totalling about 96 held-out pairs: still real templated pairs through the build's
 template. A random tiny model spreads its scores far less than a trained reranker, so FP8 rounding moves its
-per-query rankings more: measured per-query Spearman 0.94-0.96 (configs/h100.yaml asks 0.95) and top-1 agreement
-about 0.79 (asks 0.8). The tiny FP8 builds therefore use `TINY_FP8_GATE`; every other threshold is the config's.
+per-query rankings more: measured per-query Spearman 0.94-0.96 (rerankrt/configs/h100.yaml asks 0.95) and top-1
+agreement about 0.79 (asks 0.8). The tiny FP8 builds therefore use `TINY_FP8_GATE`; every other threshold is the
+config's.
 """
 
 from __future__ import annotations
@@ -35,22 +36,42 @@ TINY_CALIBRATION_PAIRS = 64
 TINY_FP8_GATE = {"min_spearman": 0.85, "min_kendall": 0.7, "min_top1": 0.6, "min_top5": 0.8}
 
 
+def _write_causal(tmp_path_factory, name: str, seed: int) -> Path:
+    from rerankrt.models import write_tiny_model
+
+    return write_tiny_model(tmp_path_factory.mktemp(name), form="causal", seed=seed)
+
+
+def _write_converted(causal: Path, tmp_path_factory, name: str) -> Path:
+    from rerankrt.models import convert_checkpoint
+
+    out = tmp_path_factory.mktemp(name)
+    convert_checkpoint(causal, out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_causal_dir(tmp_path_factory) -> Path:
     """A seeded random Qwen2ForCausalLM with the real Qwen tokenizer."""
-    from rerankrt.models import write_tiny_model
-
-    return write_tiny_model(tmp_path_factory.mktemp("tiny_causal"), form="causal", seed=0)
+    return _write_causal(tmp_path_factory, "tiny_causal", seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_classifier_dir(tiny_causal_dir, tmp_path_factory) -> Path:
     """`tiny_causal_dir` converted to the 1-logit classifier (head row W["1"] - W["0"])."""
-    from rerankrt.models import convert_checkpoint
+    return _write_converted(tiny_causal_dir, tmp_path_factory, "tiny_classifier")
 
-    out = tmp_path_factory.mktemp("tiny_classifier")
-    convert_checkpoint(tiny_causal_dir, out)
-    return out
+
+@pytest.fixture(scope="module")
+def causal_dir(tmp_path_factory) -> Path:
+    """Another seeded random Qwen2ForCausalLM (seed 1), one per module: conversion and reference-parity tests."""
+    return _write_causal(tmp_path_factory, "causal", seed=1)
+
+
+@pytest.fixture(scope="module")
+def converted_dir(causal_dir, tmp_path_factory) -> Path:
+    """`causal_dir` converted to the 1-logit classifier."""
+    return _write_converted(causal_dir, tmp_path_factory, "converted")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@
   gate, sleep, or fail; `HostBackend` says it computes on the host CPU; `ProfiledBackend` has TensorRT-like
   profiles; `GatedBackend` returns each row's length once a test opens its gate.
 - `DeviceBackend`: a FakeBackend with pipeline depth 2, whose batches run one after the other on a "device" thread.
+- `CountingTokenizer`: a real tokenizer that counts how many of its inputs held each document.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import numpy as np
 
 from rerankrt.manifest import Manifest, write_manifest
 from rerankrt.models import copy_tokenizer_files
-from rerankrt.prompt import Encoded, TruncationError, bundled_tokenizer_dir
+from rerankrt.prompt import Encoded, TruncationError
 from rerankrt.runtime.backends.base import Backend, BackendError, BackendLimits, check_batch
+from rerankrt.tokenizer import bundled_tokenizer_dir
 
 WAIT = 10.0  # seconds: an upper bound on every wait, so a broken scheduler fails a test instead of hanging it
 # The fake engine directories' prompt cap and limits.
@@ -319,3 +321,18 @@ class ScriptedBackend(Backend):
 def expected_scripted(ids) -> float:
     ids = np.asarray(ids, dtype=np.int64)
     return float(np.float32(((ids * 31 + np.arange(len(ids))) % 1009).mean() / 100.0 - 5.0))
+
+
+class CountingTokenizer:
+    """Wraps a tokenizer and counts, per document, how many tokenizer inputs held it."""
+
+    def __init__(self, inner, documents):
+        self.inner = inner
+        self.documents = [d for d in documents if d]
+        self.seen = dict.fromkeys(self.documents, 0)
+
+    def encode_batch(self, texts, add_special_tokens=False):
+        for text in texts:
+            for d in self.documents:
+                self.seen[d] += d in text
+        return self.inner.encode_batch(texts, add_special_tokens=add_special_tokens)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rerankrt.prompt import PromptEncoder, padded_batch
+from rerankrt.prompt import PromptEncoder
 from rerankrt.runtime.backends.torch import TorchBackend
+from rerankrt.tokenizer import padded_batch
 
 QUERIES = [
     ("Who wrote 'To Kill a Mockingbird'?", ""),

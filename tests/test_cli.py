@@ -27,7 +27,8 @@ def test_core_import_and_help_need_no_extra():
                     raise ImportError("blocked: " + name)
         sys.meta_path.insert(0, Block())
         import rerankrt, rerankrt.cli, rerankrt.prompt, rerankrt.manifest
-        from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir
+        from rerankrt.prompt import PromptEncoder
+        from rerankrt.tokenizer import bundled_tokenizer_dir
         PromptEncoder(bundled_tokenizer_dir()).encode("q", ["d"])
         try:
             rerankrt.cli.main(["--help"])

@@ -19,7 +19,8 @@ from rerankrt._fastbpe import (
     vocabulary_digest,
 )
 from rerankrt.calibration.dataset import load_pairs
-from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir, load_tokenizer
+from rerankrt.prompt import PromptEncoder
+from rerankrt.tokenizer import bundled_tokenizer_dir, load_tokenizer
 
 SPEC = json.loads((bundled_tokenizer_dir() / "tokenizer.json").read_text(encoding="utf-8"))
 VOCAB = SPEC["model"]["vocab"]

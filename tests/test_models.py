@@ -9,21 +9,10 @@ import pytest
 import torch
 
 from rerankrt.models import checkpoint_form, convert_checkpoint, ensure_classifier1, write_tiny_model
-from rerankrt.prompt import PromptEncoder, padded_batch
+from rerankrt.prompt import PromptEncoder
 from rerankrt.runtime.backends.torch import TorchBackend
+from rerankrt.tokenizer import padded_batch
 from tests.samples import pairs, torch_scores
-
-
-@pytest.fixture(scope="module")
-def causal_dir(tmp_path_factory):
-    return write_tiny_model(tmp_path_factory.mktemp("causal"), form="causal", seed=1)
-
-
-@pytest.fixture(scope="module")
-def converted_dir(causal_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("converted")
-    convert_checkpoint(causal_dir, out)
-    return out
 
 
 def source_scores(model_dir, form, encoder, items):

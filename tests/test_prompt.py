@@ -13,15 +13,14 @@ from rerankrt.prompt import (
     TASK_PROMPT,
     PromptEncoder,
     TruncationError,
-    bundled_tokenizer_dir,
     centred_logits,
     label_scores,
-    load_tokenizer,
     normalize_mxbai,
-    padded_batch,
     seed_prompt,
     sigmoid,
 )
+from rerankrt.tokenizer import bundled_tokenizer_dir, load_tokenizer
+from tests.fakes import CountingTokenizer
 
 
 def card_template(query: str, document: str, instruction: str = "") -> str:
@@ -188,30 +187,10 @@ def test_score_definitions():
     np.testing.assert_allclose(normalize_mxbai([4.5], 9.0), [0.5])
 
 
-def test_padded_batch_right_pads():
-    ids, lengths = padded_batch([np.array([1, 2, 3]), np.array([4])], pad_id=0, multiple_of=4)
-    assert ids.tolist() == [[1, 2, 3, 0], [4, 0, 0, 0]] and lengths.tolist() == [3, 1]
-
-
 # -- max_tokens_per_doc: one tokenization cuts the document and builds the pair -------------------------------------
 
 LONG_DOC = "Harper Lee wrote the novel in Monroeville, Alabama, long before it became a classic of literature."
 CAP_DOCS = ["short", LONG_DOC, LONG_DOC.upper() * 20, ""]
-
-
-class CountingTokenizer:
-    """Wraps a tokenizer and counts, per document, how many tokenizer inputs held it."""
-
-    def __init__(self, inner, documents):
-        self.inner = inner
-        self.documents = [d for d in documents if d]
-        self.seen = dict.fromkeys(self.documents, 0)
-
-    def encode_batch(self, texts, add_special_tokens=False):
-        for text in texts:
-            for d in self.documents:
-                self.seen[d] += d in text
-        return self.inner.encode_batch(texts, add_special_tokens=add_special_tokens)
 
 
 def _counting(template: str, documents) -> tuple[PromptEncoder, CountingTokenizer]:
@@ -233,12 +212,17 @@ def test_max_tokens_per_doc_tokenizes_each_document_once(template):
     assert len(out.ids[1]) == len(out.ids[2]) < len(plain.ids[1])
 
 
-def test_max_tokens_per_doc_keeps_the_documents_first_tokens_as_the_pair_tokenizes_them():
-    query = "who wrote it?"
-    text = seed_prompt(query, LONG_DOC)
+def _document_tokens(query: str, document: str):
+    """The seed prompt's reference encoding, and the positions of `document`'s tokens in it (by offsets)."""
+    text = seed_prompt(query, document)
     full = TOKENIZER.encode(text, add_special_tokens=False)
     start = text.index("document: ") + len("document: ")
-    doc = [k for k, (a, b) in enumerate(full.offsets) if b > start and a < start + len(LONG_DOC)]
+    return full, [k for k, (a, b) in enumerate(full.offsets) if b > start and a < start + len(document)]
+
+
+def test_max_tokens_per_doc_keeps_the_documents_first_tokens_as_the_pair_tokenizes_them():
+    query = "who wrote it?"
+    full, doc = _document_tokens(query, LONG_DOC)
     for cap in (1, 8, len(doc) - 1):
         kept = full.ids[: doc[0] + cap] + full.ids[doc[-1] + 1 :]
         assert SEED.encode(query, [LONG_DOC], max_tokens_per_doc=cap).ids[0].tolist() == kept
@@ -280,10 +264,7 @@ def test_left_truncation_cuts_the_documents_start_and_keeps_the_template(templat
 
 def test_left_max_tokens_per_doc_keeps_the_documents_last_tokens_as_the_pair_tokenizes_them():
     query = "who wrote it?"
-    text = seed_prompt(query, LONG_DOC)
-    full = TOKENIZER.encode(text, add_special_tokens=False)
-    start = text.index("document: ") + len("document: ")
-    doc = [k for k, (a, b) in enumerate(full.offsets) if b > start and a < start + len(LONG_DOC)]
+    full, doc = _document_tokens(query, LONG_DOC)
     for cap in (1, 8, len(doc) - 1):
         kept = full.ids[: doc[0]] + full.ids[doc[-1] + 1 - cap : doc[-1] + 1] + full.ids[doc[-1] + 1 :]
         out = SEED.encode(query, [LONG_DOC], max_tokens_per_doc=cap, truncation_direction="left")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir
+from rerankrt.prompt import PromptEncoder
 from rerankrt.runtime.reranker import Reranker
+from rerankrt.tokenizer import bundled_tokenizer_dir
 from tests.fakes import ScriptedBackend
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rerankrt.calibration.dataset import Pair
-from rerankrt.prompt import Encoded, PromptEncoder, padded_batch
+from rerankrt.prompt import Encoded, PromptEncoder
 from rerankrt.runtime.backends.base import attention_mask
+from rerankrt.tokenizer import padded_batch
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,18 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rerankrt import __version__
 from rerankrt.manifest import Manifest, read_manifest
-from rerankrt.prompt import ESTIMATED_MAX, PromptEncoder, normalize_mxbai, sigmoid
+from rerankrt.prompt import ESTIMATED_MAX, PromptEncoder
 from rerankrt.runtime.backends import load_backend
 from rerankrt.runtime.backends.base import Backend
 from rerankrt.runtime.backends.options import LIMIT_NAMES
@@ -44,104 +43,22 @@ from rerankrt.runtime.batching import (
     ScoreResult,
 )
 from rerankrt.runtime.batching.config import OPTION_NAMES as SCHEDULER_OPTION_NAMES
+from rerankrt.runtime.ranking import (
+    Normalize,
+    RankResult,
+    check_normalize,
+    check_request,
+    check_top_k,
+    deadline_of,
+    normalized_scores,
+    pair_columns,
+    rank_results,
+)
 
 # TensorRT kernels prefer sequence lengths in multiples of 8; CPU backends gain nothing from extra padding.
 DEFAULT_PAD_MULTIPLE = {"tensorrt": 8}
 
-Normalize = bool | str | None
 logger = logging.getLogger("rerankrt.runtime")
-
-
-@dataclass(frozen=True)
-class RankResult:
-    """One ranked document.
-
-    Attributes:
-        index: Position of the document in the input list.
-        score: Its score (raw, or normalized as asked).
-        document: The document text when `return_documents` was set, else None.
-    """
-
-    index: int
-    score: float
-    document: str | None = None
-
-
-def _check_text(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
-    return value
-
-
-def _documents(documents: Sequence[str]) -> list[str]:
-    if isinstance(documents, str | bytes):
-        raise TypeError("documents must be a list of str, not a single string")
-    documents = list(documents)
-    for i, doc in enumerate(documents):
-        if not isinstance(doc, str):
-            raise TypeError(f"documents[{i}] must be a str, got {type(doc).__name__}")
-    return documents
-
-
-def _pairs(pairs) -> tuple[list[str], list[str], list[str]]:
-    if isinstance(pairs, str | bytes):
-        raise TypeError("pairs must be a list of (query, document) or (query, document, instruction) tuples")
-    queries, documents, instructions = [], [], []
-    for i, pair in enumerate(pairs):
-        if isinstance(pair, str | bytes) or not isinstance(pair, Sequence) or len(pair) not in (2, 3):
-            raise TypeError(f"pairs[{i}] must be a (query, document) or (query, document, instruction) tuple")
-        query, document = pair[0], pair[1]
-        instruction = pair[2] if len(pair) == 3 else None
-        for name, value in (("query", query), ("document", document)):
-            if not isinstance(value, str):
-                raise TypeError(f"pairs[{i}] {name} must be a str, got {type(value).__name__}")
-        if instruction is not None and not isinstance(instruction, str):
-            raise TypeError(f"pairs[{i}] instruction must be a str or None, got {type(instruction).__name__}")
-        queries.append(query)
-        documents.append(document)
-        instructions.append(instruction or "")
-    return queries, documents, instructions
-
-
-def _check_top_k(top_k: int | None) -> None:
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 0):
-        raise ValueError(f"top_k must be a non-negative int or None, got {top_k!r}")
-
-
-def rank_results(
-    scores: Sequence[float] | np.ndarray,
-    documents: Sequence[str],
-    *,
-    top_k: int | None = None,
-    return_documents: bool = False,
-    shown: Sequence[float] | None = None,
-) -> list[RankResult]:
-    """Rank by score, highest first, ties by input index; keep `top_k`.
-
-    Args:
-        scores: Raw scores, one per document; the order is decided on these (a sigmoid can saturate and tie).
-        documents: The documents, for `return_documents`.
-        top_k: Keep the best `top_k`. Defaults to None (all).
-        return_documents: Put each document's text in its result. Defaults to False.
-        shown: The scores to report (e.g. normalized). Defaults to `scores`.
-    """
-    _check_top_k(top_k)
-    raw = [float(x) for x in scores]
-    shown = raw if shown is None else [float(x) for x in shown]
-    # NaN (a broken engine) ranks last instead of scrambling the sort.
-    order = sorted(range(len(raw)), key=lambda i: (raw[i] != raw[i], -raw[i] if raw[i] == raw[i] else 0.0, i))
-    if top_k is not None:
-        order = order[: int(top_k)]
-    return [RankResult(i, shown[i], documents[i] if return_documents else None) for i in order]
-
-
-def _deadline(timeout: float | None, deadline: float | None) -> float | None:
-    if timeout is None:
-        return deadline
-    if timeout <= 0:
-        raise ValueError(f"timeout must be positive seconds, got {timeout}")
-    until = time.monotonic() + float(timeout)
-    return until if deadline is None else min(until, deadline)
 
 
 @dataclass(frozen=True)
@@ -150,6 +67,30 @@ class _Call:
 
     submit: Callable[[], RequestFuture]
     finish: Callable[[ScoreResult], Any]
+
+
+def _async_twin(method: Callable, prepare: str, doc: str) -> Callable:
+    """The asyncio twin of a public scoring method: its signature, its arguments to the same `_prepare*`, awaited.
+
+    The sync method spells the signature and the docs once; the twin binds a call to that signature (defaults and
+    argument errors exactly as the sync method's) and hands the arguments, by name, to the `_Call` builder they share.
+    """
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    async def twin(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        del arguments["self"]
+        return await self._arun(getattr(self, prepare)(**arguments))
+
+    twin.__name__ = f"a{method.__name__}"
+    twin.__qualname__ = f"Reranker.{twin.__name__}"
+    twin.__doc__ = doc
+    del twin.__wrapped__  # inspect.signature reads the twin's own (the same) signature, not the sync method
+    twin.__signature__ = signature
+    return twin
 
 
 class Reranker:
@@ -271,7 +212,7 @@ class Reranker:
         """
         self._scheduler.add_batch_listener(listener)
 
-    # -- scoring: each public call is a thin shell over one `_Call`, run by `_run` (sync) or `_arun` (asyncio) ------
+    # -- scoring: each public call is a thin shell over one `_Call`, run by `_run`; its asyncio twin runs it by `_arun`
 
     def _run(self, call: _Call):
         return call.finish(self._scheduler.wait(call.submit()))
@@ -288,63 +229,41 @@ class Reranker:
         return call.finish(await self._scheduler.wait_async(future))
 
     def _prepare(self, queries, documents, instructions, truncate, timeout, deadline, finish=None) -> _Call:
-        until = _deadline(timeout, deadline)
+        until = deadline_of(timeout, deadline)
         submit = partial(self._scheduler.submit, queries, documents, instructions, truncate=truncate, deadline=until)
         return _Call(submit, finish or (lambda result: result))
 
     def _prepare_score(self, query, documents, instruction, normalize, truncate, timeout, deadline) -> _Call:
-        self._check_normalize(normalize)
-        query, documents, instruction = self._request(query, documents, instruction)
+        check_normalize(normalize)
+        query, documents, instruction = check_request(query, documents, instruction)
         finish = partial(self._normalized, normalize=normalize)
         return self._prepare(query, documents, instruction, truncate, timeout, deadline, finish)
 
     def _prepare_pairs(self, pairs, normalize, truncate, timeout, deadline) -> _Call:
-        self._check_normalize(normalize)
-        queries, documents, instructions = _pairs(pairs)
+        check_normalize(normalize)
+        queries, documents, instructions = pair_columns(pairs)
         finish = partial(self._normalized, normalize=normalize)
         return self._prepare(queries, documents, instructions, truncate, timeout, deadline, finish)
 
     def _prepare_rank(
         self, query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
     ) -> _Call:
-        self._check_normalize(normalize)
-        query, documents, instruction = self._request(query, documents, instruction)
-        _check_top_k(top_k)
+        check_normalize(normalize)
+        query, documents, instruction = check_request(query, documents, instruction)
+        check_top_k(top_k)
 
         def finish(result: ScoreResult) -> list[RankResult]:
-            shown = self._normalize(result.scores, normalize)
+            shown = normalized_scores(result.scores, normalize, self.estimated_max)
             return rank_results(result.scores, documents, top_k=top_k, return_documents=return_documents, shown=shown)
 
         return self._prepare(query, documents, instruction, truncate, timeout, deadline, finish)
 
     def _prepare_ids(self, ids, timeout, deadline) -> _Call:
-        submit = partial(self._scheduler.submit_ids, ids, deadline=_deadline(timeout, deadline))
+        submit = partial(self._scheduler.submit_ids, ids, deadline=deadline_of(timeout, deadline))
         return _Call(submit, lambda result: [float(x) for x in result.scores])
 
     def _normalized(self, result: ScoreResult, *, normalize: Normalize) -> list[float]:
-        return self._normalize(result.scores, normalize)
-
-    def _normalize(self, scores: np.ndarray, normalize: Normalize) -> list[float]:
-        if normalize is None or normalize is False:
-            out = scores
-        elif normalize is True or normalize == "sigmoid":
-            out = sigmoid(scores)
-        elif normalize == "mxbai":
-            out = normalize_mxbai(scores, self.estimated_max)
-        else:
-            raise ValueError(f'normalize must be False, True, "sigmoid" or "mxbai", got {normalize!r}')
-        return [float(x) for x in np.asarray(out)]
-
-    @staticmethod
-    def _check_normalize(normalize: Normalize) -> None:
-        if not (normalize is None or isinstance(normalize, bool) or normalize in ("sigmoid", "mxbai")):
-            raise ValueError(f'normalize must be False, True, "sigmoid" or "mxbai", got {normalize!r}')
-
-    def _request(self, query, documents, instruction) -> tuple[str, list[str], str | None]:
-        _check_text(query, "query")
-        if instruction is not None:
-            _check_text(instruction, "instruction")
-        return query, _documents(documents), instruction
+        return normalized_scores(result.scores, normalize, self.estimated_max)
 
     def score_request(
         self,
@@ -368,18 +287,11 @@ class Reranker:
         """
         return self._run(self._prepare(queries, documents, instructions, truncate, timeout, deadline))
 
-    async def ascore_request(
-        self,
-        queries: Sequence[str] | str,
-        documents: Sequence[str],
-        instructions: Sequence[str] | str | None = None,
-        *,
-        truncate: bool = True,
-        timeout: float | None = None,
-        deadline: float | None = None,
-    ) -> ScoreResult:
-        """`score_request` for asyncio: tokenizes in a worker thread and awaits the scheduler without blocking."""
-        return await self._arun(self._prepare(queries, documents, instructions, truncate, timeout, deadline))
+    ascore_request = _async_twin(
+        score_request,
+        "_prepare",
+        "`score_request` for asyncio: tokenizes in a worker thread and awaits the scheduler without blocking.",
+    )
 
     def score_ids(
         self, ids: Sequence[Sequence[int]], *, timeout: float | None = None, deadline: float | None = None
@@ -396,11 +308,7 @@ class Reranker:
         """
         return self._run(self._prepare_ids(ids, timeout, deadline))
 
-    async def ascore_ids(
-        self, ids: Sequence[Sequence[int]], *, timeout: float | None = None, deadline: float | None = None
-    ) -> list[float]:
-        """`score_ids` for asyncio; never blocks the event loop."""
-        return await self._arun(self._prepare_ids(ids, timeout, deadline))
+    ascore_ids = _async_twin(score_ids, "_prepare_ids", "`score_ids` for asyncio; never blocks the event loop.")
 
     def score(
         self,
@@ -436,20 +344,11 @@ class Reranker:
         """
         return self._run(self._prepare_score(query, documents, instruction, normalize, truncate, timeout, deadline))
 
-    async def ascore(
-        self,
-        query: str,
-        documents: Sequence[str],
-        *,
-        instruction: str | None = None,
-        normalize: Normalize = False,
-        truncate: bool = True,
-        timeout: float | None = None,
-        deadline: float | None = None,
-    ) -> list[float]:
-        """`score` for asyncio; never blocks the event loop. Cancelling the task drops the request's pairs."""
-        call = self._prepare_score(query, documents, instruction, normalize, truncate, timeout, deadline)
-        return await self._arun(call)
+    ascore = _async_twin(
+        score,
+        "_prepare_score",
+        "`score` for asyncio; never blocks the event loop. Cancelling the task drops the request's pairs.",
+    )
 
     def score_pairs(
         self,
@@ -474,17 +373,7 @@ class Reranker:
         """
         return self._run(self._prepare_pairs(pairs, normalize, truncate, timeout, deadline))
 
-    async def ascore_pairs(
-        self,
-        pairs: Sequence[tuple[str, str] | tuple[str, str, str | None]],
-        *,
-        normalize: Normalize = False,
-        truncate: bool = True,
-        timeout: float | None = None,
-        deadline: float | None = None,
-    ) -> list[float]:
-        """`score_pairs` for asyncio; never blocks the event loop."""
-        return await self._arun(self._prepare_pairs(pairs, normalize, truncate, timeout, deadline))
+    ascore_pairs = _async_twin(score_pairs, "_prepare_pairs", "`score_pairs` for asyncio; never blocks the event loop.")
 
     def rank(
         self,
@@ -515,31 +404,12 @@ class Reranker:
         Returns:
             RankResults sorted by score, highest first; equal scores keep their input order.
         """
-        return self._run(
-            self._prepare_rank(
-                query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
-            )
+        call = self._prepare_rank(
+            query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
         )
+        return self._run(call)
 
-    async def arank(
-        self,
-        query: str,
-        documents: Sequence[str],
-        *,
-        top_k: int | None = None,
-        return_documents: bool = False,
-        instruction: str | None = None,
-        normalize: Normalize = False,
-        truncate: bool = True,
-        timeout: float | None = None,
-        deadline: float | None = None,
-    ) -> list[RankResult]:
-        """`rank` for asyncio; never blocks the event loop."""
-        return await self._arun(
-            self._prepare_rank(
-                query, documents, top_k, return_documents, instruction, normalize, truncate, timeout, deadline
-            )
-        )
+    arank = _async_twin(rank, "_prepare_rank", "`rank` for asyncio; never blocks the event loop.")
 
     # -- status ----------------------------------------------------------------------------------------------------
 
@@ -623,12 +493,4 @@ class Reranker:
         return f"Reranker(model={self.model_name!r}, backend={self.backend.name!r}, template={self.encoder.template!r})"
 
 
-__all__ = [
-    "BatchStats",
-    "DeadlineExceededError",
-    "OverloadedError",
-    "RankResult",
-    "Reranker",
-    "ScoreResult",
-    "rank_results",
-]
+__all__ = ["BatchStats", "DeadlineExceededError", "OverloadedError", "RankResult", "Reranker", "ScoreResult"]

@@ -1,9 +1,9 @@
 """`create_app`: the wiring of one FastAPI app over a Reranker (routes, middleware, error shapes, OpenAPI).
 
-Routes (shared/INTERFACES.md): ``/rerank`` (TEI), ``/v1/rerank`` and ``/v2/rerank`` (Cohere / Jina / vLLM),
-``/predict`` (classification over caller-formatted prompts), ``/health``, ``/info``, ``/metrics``; OpenAPI at ``/docs``
-and ``/openapi.json``. Each API family is one router in `rerankrt.server.routes`; error answers are listed in
-`rerankrt.server.errors`.
+Routes (the README's "Serving" section): ``/rerank`` (TEI), ``/v1/rerank`` and ``/v2/rerank`` (Cohere / Jina / vLLM),
+``/predict`` (classification over caller-formatted prompts), ``/v1/ranking`` and ``/v1/health/*`` (NIM),
+``/v1/models`` (OpenAI model listing), ``/health``, ``/info``, ``/metrics``; OpenAPI at ``/docs`` and ``/openapi.json``.
+Each API family is one router in `rerankrt.server.routes`; error answers are listed in `rerankrt.server.errors`.
 
 The server knows nothing of batching: every route awaits the Reranker's async API, which batches the pairs of all live
 requests together.
@@ -32,7 +32,7 @@ logger = logging.getLogger("rerankrt.server")
 
 
 def create_app(reranker, settings: ServerSettings | None = None) -> FastAPI:
-    """A FastAPI app serving `reranker` with the routes and limits of shared/INTERFACES.md.
+    """A FastAPI app serving `reranker` with the routes of `rerankrt.server.routes` and the limits of `settings`.
 
     The app does not own the reranker: closing it is the caller's job (`serve` does it after shutdown).
 

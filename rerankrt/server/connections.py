@@ -82,93 +82,107 @@ _CLOSE_MESSAGES = {
 }
 
 
+class _ConnectionGuards:
+    """The cap and deadlines, mixed in before uvicorn's H11Protocol (`guarded_protocol` sets the class attributes).
+
+    Attributes:
+        max_connections: Open connections past which a new one is answered 503 and closed.
+        timeouts: Seconds per read stage, ``{"header": ..., "body": ...}``.
+        notes: Where closed and refused connections are counted.
+    """
+
+    max_connections: int
+    timeouts: dict[str, float]
+    notes: ConnectionNotes
+    _deadline: asyncio.TimerHandle | None = None
+    _stage: str | None = None
+    _refused = False
+
+    def connection_made(self, transport) -> None:
+        if len(self.server_state.connections) >= self.max_connections:
+            self._refused = True
+            self.transport = transport
+            message = f"more than max_connections={self.max_connections} open connections; retry later"
+            transport.write(_raw_response(503, b"Service Unavailable", message, "overloaded"))
+            transport.close()
+            self.notes.note("max_connections", self.loop)
+            return
+        super().connection_made(transport)
+        self._set_stage("header")
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        super().data_received(data)
+        self._follow()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow()
+
+    def connection_lost(self, exc) -> None:
+        self._set_stage(None)
+        if self._refused:
+            return
+        super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        # A request whose body has not arrived is not in flight: close it now instead of waiting the whole grace
+        # period for a client that may never send it.
+        if self.cycle is not None and not self.cycle.response_complete and self.conn.their_state is h11.SEND_BODY:
+            self._drop("shutdown")
+            return
+        super().shutdown()
+
+    def _follow(self) -> None:
+        """Set the deadline for where the connection's current request is (headers, body, or being answered)."""
+        state = self.conn.their_state
+        if state is h11.IDLE:
+            # Between requests an idle connection is uvicorn's keep-alive timer's; a started one is ours.
+            if self._stage != "header" and self.conn.trailing_data[0]:
+                self._set_stage("header")
+            elif not self.conn.trailing_data[0] and self._stage == "header" and self.cycle is not None:
+                self._set_stage(None)
+        elif state is h11.SEND_BODY:
+            if self._stage != "body":
+                self._set_stage("body")
+        else:
+            self._set_stage(None)
+
+    def _set_stage(self, stage: str | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._stage = stage
+        if stage is not None:
+            self._deadline = self.loop.call_later(self.timeouts[stage], self._expire, stage)
+
+    def _expire(self, stage: str) -> None:
+        self._deadline = None
+        if self.transport is None or self.transport.is_closing() or self._stage != stage:
+            return
+        status, reason, text, error_type = _CLOSE_MESSAGES[stage]
+        if self.cycle is None or not self.cycle.response_started:
+            self.transport.write(_raw_response(status, reason, text.format(self.timeouts[stage]), error_type))
+        self._drop(f"{stage}_timeout")
+
+    def _drop(self, reason: str) -> None:
+        """Close the connection; a request cycle waiting for its body sees a disconnect (and never runs)."""
+        self._set_stage(None)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
+        self.notes.note(reason, self.loop)
+
+
 def guarded_protocol(settings, notes: ConnectionNotes):
     """uvicorn's H11Protocol with the connection cap and read deadlines of `settings` (a `ServerSettings`)."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    timeouts = {"header": settings.header_timeout_s, "body": settings.body_timeout_s}
-
-    class GuardedH11Protocol(H11Protocol):
-        _deadline: asyncio.TimerHandle | None = None
-        _stage: str | None = None
-        _refused = False
-
-        def connection_made(self, transport) -> None:
-            if len(self.server_state.connections) >= settings.max_connections:
-                self._refused = True
-                self.transport = transport
-                message = f"more than max_connections={settings.max_connections} open connections; retry later"
-                transport.write(_raw_response(503, b"Service Unavailable", message, "overloaded"))
-                transport.close()
-                notes.note("max_connections", self.loop)
-                return
-            super().connection_made(transport)
-            self._set_stage("header")
-
-        def data_received(self, data: bytes) -> None:
-            if self._refused:
-                return
-            super().data_received(data)
-            self._follow()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._follow()
-
-        def connection_lost(self, exc) -> None:
-            self._set_stage(None)
-            if self._refused:
-                return
-            super().connection_lost(exc)
-
-        def shutdown(self) -> None:
-            # A request whose body has not arrived is not in flight: close it now instead of waiting the whole grace
-            # period for a client that may never send it.
-            if self.cycle is not None and not self.cycle.response_complete and self.conn.their_state is h11.SEND_BODY:
-                self._drop("shutdown")
-                return
-            super().shutdown()
-
-        def _follow(self) -> None:
-            """Set the deadline for where the connection's current request is (headers, body, or being answered)."""
-            state = self.conn.their_state
-            if state is h11.IDLE:
-                # Between requests an idle connection is uvicorn's keep-alive timer's; a started one is ours.
-                if self._stage != "header" and self.conn.trailing_data[0]:
-                    self._set_stage("header")
-                elif not self.conn.trailing_data[0] and self._stage == "header" and self.cycle is not None:
-                    self._set_stage(None)
-            elif state is h11.SEND_BODY:
-                if self._stage != "body":
-                    self._set_stage("body")
-            else:
-                self._set_stage(None)
-
-        def _set_stage(self, stage: str | None) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-            self._stage = stage
-            if stage is not None:
-                self._deadline = self.loop.call_later(timeouts[stage], self._expire, stage)
-
-        def _expire(self, stage: str) -> None:
-            self._deadline = None
-            if self.transport is None or self.transport.is_closing() or self._stage != stage:
-                return
-            status, reason, text, error_type = _CLOSE_MESSAGES[stage]
-            if self.cycle is None or not self.cycle.response_started:
-                self.transport.write(_raw_response(status, reason, text.format(timeouts[stage]), error_type))
-            self._drop(f"{stage}_timeout")
-
-        def _drop(self, reason: str) -> None:
-            """Close the connection; a request cycle waiting for its body sees a disconnect (and never runs)."""
-            self._set_stage(None)
-            if self.cycle is not None and not self.cycle.response_complete:
-                self.cycle.disconnected = True
-                self.cycle.message_event.set()
-            self.transport.close()
-            notes.note(reason, self.loop)
+    class GuardedH11Protocol(_ConnectionGuards, H11Protocol):
+        max_connections = settings.max_connections
+        timeouts = {"header": settings.header_timeout_s, "body": settings.body_timeout_s}
 
     GuardedH11Protocol.notes = notes
     return GuardedH11Protocol

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rerankrt.prompt import Encoded
-from rerankrt.runtime.reranker import rank_results
+from rerankrt.runtime.ranking import rank_results
 from rerankrt.server.errors import ApiError
 from rerankrt.server.metrics import ServerMetrics
 from rerankrt.server.settings import ServerSettings

@@ -10,10 +10,11 @@ import pytest
 from rerankrt.build.check import check_graph
 from rerankrt.calibration.dataset import dataset_sha256, load_pairs
 from rerankrt.manifest import ManifestError, read_manifest
-from rerankrt.prompt import PromptEncoder, padded_batch
+from rerankrt.prompt import PromptEncoder
 from rerankrt.runtime.backends.base import BackendError
 from rerankrt.runtime.backends.onnx import OnnxBackend, graph_precision
 from rerankrt.runtime.backends.torch import TorchBackend
+from rerankrt.tokenizer import padded_batch
 
 LIMITS = {"max_batch_size": 16, "max_seq_len": 1024, "max_num_tokens": 8192}
 

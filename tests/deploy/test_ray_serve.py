@@ -22,6 +22,7 @@ import pytest
 from rerankrt._optional import available
 from rerankrt.prompt import sigmoid
 from rerankrt.runtime.reranker import Reranker
+from tests.server.helpers import DOCS, QUERY
 
 if available("ray.serve") and available("cohere"):
     import cohere
@@ -34,13 +35,7 @@ requires_ray = pytest.mark.skipif(
 )
 
 APP = "rerankrt"
-QUERY = "Who wrote 'To Kill a Mockingbird'?"
-DOCUMENTS = [
-    "'To Kill a Mockingbird' is a novel by Harper Lee published in 1960.",
-    "The novel 'Moby-Dick' was written by Herman Melville and first published in 1851.",
-    "Harper Lee, an American novelist, was born in 1926 in Monroeville, Alabama.",
-    "Jane Austen was an English novelist known primarily for her six major novels.",
-]
+DOCUMENTS = DOCS[:4]
 # A request that keeps a replica busy for a while (tenths of a second on the tiny model), so kills and shutdowns
 # find it in flight.
 SLOW_DOCUMENTS = [f"document {i}: " + "words about novels and their authors " * 40 for i in range(96)]

@@ -20,9 +20,10 @@ from rerankrt.build.compile import tensorrt_status  # noqa: E402
 from rerankrt.build.config import has_fp8  # noqa: E402
 from rerankrt.calibration.dataset import load_pairs  # noqa: E402
 from rerankrt.manifest import read_manifest  # noqa: E402
-from rerankrt.prompt import PromptEncoder, padded_batch  # noqa: E402
+from rerankrt.prompt import PromptEncoder  # noqa: E402
 from rerankrt.runtime.backends.onnx import OnnxBackend  # noqa: E402
 from rerankrt.runtime.backends.tensorrt import TensorRTBackend  # noqa: E402
+from rerankrt.tokenizer import padded_batch  # noqa: E402
 from tests.conftest import TINY_CALIBRATION_PAIRS, TINY_FP8_GATE, TINY_OVERRIDES  # noqa: E402
 
 pytestmark = pytest.mark.gpu

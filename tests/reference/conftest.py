@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from rerankrt.models import convert_checkpoint, write_tiny_model
-
 
 @pytest.fixture(scope="session")
 def mxbai_rerank(request):
@@ -34,15 +32,3 @@ def transformers_4(request):
         pytest.skip(f"needs transformers 4 (here {transformers.__version__}): runs in .venv-ref")
     assert major == 4, f"the reference venv must run transformers 4.x, it has {transformers.__version__}"
     return transformers
-
-
-@pytest.fixture(scope="module")
-def causal_dir(tmp_path_factory):
-    return write_tiny_model(tmp_path_factory.mktemp("causal"), form="causal", seed=1)
-
-
-@pytest.fixture(scope="module")
-def converted_dir(causal_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("converted")
-    convert_checkpoint(causal_dir, out)
-    return out

@@ -17,11 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rerankrt.manifest import ManifestError, read_manifest
-from rerankrt.prompt import PromptEncoder, TruncationError, bundled_tokenizer_dir, normalize_mxbai, sigmoid
+from rerankrt.prompt import PromptEncoder, TruncationError, normalize_mxbai, sigmoid
 from rerankrt.runtime import backends as backends_mod
 from rerankrt.runtime.backends import BackendUnavailableError
 from rerankrt.runtime.batching import BatchStats, DeadlineExceededError, SchedulerClosedError
-from rerankrt.runtime.reranker import RankResult, Reranker, rank_results
+from rerankrt.runtime.ranking import RankResult
+from rerankrt.runtime.reranker import Reranker
+from rerankrt.tokenizer import bundled_tokenizer_dir
 from tests.fakes import ENGINE_LIMITS as LIMITS
 from tests.fakes import ENGINE_MAX_LENGTH as MAX_LENGTH
 from tests.fakes import WAIT, GatedBackend, write_fake_trt_dir
@@ -133,14 +135,6 @@ def test_rank_orders_by_score_then_index(reranker):
     with pytest.raises(ValueError, match="top_k"):
         reranker.rank("q", documents, top_k=-1)
     assert reranker.rank("q", documents, top_k=0) == []
-
-
-def test_rank_results_breaks_ties_by_index():
-    ranked = rank_results([1.0, 2.0, 1.0, 2.0], ["a", "b", "c", "d"], return_documents=True)
-    assert [(r.index, r.document) for r in ranked] == [(1, "b"), (3, "d"), (0, "a"), (2, "c")]
-    with pytest.raises(AttributeError):
-        ranked[0].score = 0.0  # frozen
-    assert [r.index for r in rank_results([float("nan"), 0.5, -1.0], ["a", "b", "c"], top_k=2)] == [1, 2]
 
 
 def test_normalize_options(reranker):
@@ -350,7 +344,7 @@ def test_load_takes_the_builds_serving_budget(cpu_engine_dir):
     from rerankrt.manifest import read_manifest
 
     budget = read_manifest(cpu_engine_dir).serving.batch_tokens
-    assert budget == 2048  # configs/cpu.yaml
+    assert budget == 2048  # rerankrt/configs/cpu.yaml
     with Reranker.load(cpu_engine_dir) as reranker:
         assert reranker.scheduler.batch_tokens == budget
     with Reranker.load(cpu_engine_dir, max_num_tokens=4096) as reranker:  # an explicit budget wins

@@ -8,9 +8,10 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir  # noqa: E402
+from rerankrt.prompt import PromptEncoder  # noqa: E402
 from rerankrt.runtime.reranker import Reranker  # noqa: E402
 from rerankrt.server import ServerSettings, create_app  # noqa: E402
+from rerankrt.tokenizer import bundled_tokenizer_dir  # noqa: E402
 from tests.fakes import ScriptedBackend  # noqa: E402
 
 
@@ -23,6 +24,12 @@ def encoder() -> PromptEncoder:
 def reranker(cpu_engine_dir):
     with Reranker.load(cpu_engine_dir) as r:
         yield r
+
+
+@pytest.fixture(scope="module")
+def reference(reranker):
+    """The in-process Reranker a served answer is checked against (the same engine as the server's)."""
+    return reranker
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,10 @@
-"""Helpers for the server tests (not a test module): the shared query and documents, and the error-answer check."""
+"""Helpers for the server tests (not a test module): the shared query and documents, the error-answer check, and
+starting `rerankrt serve` in a subprocess (a free port, waiting for /health)."""
 
 from __future__ import annotations
+
+import socket
+import time
 
 QUERY = "Who wrote 'To Kill a Mockingbird'?"
 
@@ -25,3 +29,26 @@ def assert_error(response, status: int, error_type: str, *, contains: str = "") 
     assert contains.lower() in body["error"].lower(), body
     assert response.headers.get("x-request-id")
     return body
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_health(url: str, proc, timeout: float = 60.0) -> bool:
+    """Poll ``url/health`` until it answers 200 (True), or until `proc` exits or `timeout` s pass (False)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)

@@ -11,10 +11,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -32,20 +30,9 @@ from tests.readme_snippets import (  # noqa: E402
     README_PREDICT,
     README_SERVE,
 )
+from tests.server.helpers import DOCS, QUERY, free_port, wait_for_health  # noqa: E402
 
-QUERY = "Who wrote 'To Kill a Mockingbird'?"
-DOCUMENTS = [
-    "'To Kill a Mockingbird' is a novel by Harper Lee published in 1960.",
-    "The novel 'Moby-Dick' was written by Herman Melville and first published in 1851.",
-    "Harper Lee, an American novelist, was born in 1926 in Monroeville, Alabama.",
-    "Jane Austen was an English novelist known primarily for her six major novels.",
-]
-
-
-@pytest.fixture(scope="module")
-def reference(cpu_engine_dir):
-    with Reranker.load(cpu_engine_dir) as r:
-        yield r
+DOCUMENTS = DOCS[:4]
 
 
 @pytest.fixture(scope="module")
@@ -112,33 +99,19 @@ def test_httpx_rerank_and_predict(server, reference):
 # -- the README's examples against `rerankrt serve` -----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cli_server(cpu_engine_dir):
     """`rerankrt serve ENGINE_DIR --port P` in a subprocess (the README's command), stopped with SIGTERM."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "rerankrt", *README_SERVE.split()[1:]]
     cmd[cmd.index("engines/cpu")] = str(cpu_engine_dir)
     cmd[cmd.index("8000")] = str(port)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            out, err = proc.communicate(timeout=10)
-            pytest.fail(f"rerankrt serve did not come up: {err[-2000:]}")
-        time.sleep(0.1)
+    if not wait_for_health(url, proc):
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+        pytest.fail(f"rerankrt serve did not come up: {err[-2000:]}")
     state = {"url": url, "proc": proc}
     yield state
     if proc.poll() is None:

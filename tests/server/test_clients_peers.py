@@ -31,12 +31,6 @@ MODEL = "tiny-mxbai"
 
 
 @pytest.fixture(scope="module")
-def reference(cpu_engine_dir):
-    with Reranker.load(cpu_engine_dir) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
 def server(cpu_engine_dir):
     with Reranker.load(cpu_engine_dir) as r, BackgroundServer(create_app(r, ServerSettings(model_name=MODEL))) as s:
         yield s

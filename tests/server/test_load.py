@@ -14,9 +14,10 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
-from rerankrt.prompt import PromptEncoder, bundled_tokenizer_dir, seed_prompt  # noqa: E402
+from rerankrt.prompt import PromptEncoder, seed_prompt  # noqa: E402
 from rerankrt.runtime.reranker import Reranker  # noqa: E402
 from rerankrt.server import BackgroundServer, ServerSettings, create_app  # noqa: E402
+from rerankrt.tokenizer import bundled_tokenizer_dir  # noqa: E402
 from tests.fakes import ScriptedBackend, expected_scripted  # noqa: E402
 
 CLIENTS = 64

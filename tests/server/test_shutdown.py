@@ -16,32 +16,20 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.server.helpers import free_port, wait_for_health  # noqa: E402
 
 
 def test_sigterm_closes_stalled_connections_and_drains_real_requests(cpu_engine_dir, tmp_path):
     config = tmp_path / "workers.yaml"
     # The default read timeouts (10 s, 30 s) are beyond the test: only the shutdown may close the stalled connections.
     config.write_text("graceful_shutdown_s: 30\n")
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "rerankrt", "serve", str(cpu_engine_dir), "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--workers-config", str(config)], stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     sockets: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "rerankrt serve did not come up"
-            time.sleep(0.1)
+        assert wait_for_health(url, proc), "rerankrt serve did not come up"
         stalls = [
             b"",  # connected, silent
             b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Le",  # half a header

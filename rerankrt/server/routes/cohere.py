@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from rerankrt._optional import require
-from rerankrt.prompt import sigmoid
 from rerankrt.server.errors import ERROR_RESPONSES, ApiError
-from rerankrt.server.routes.common import answers_errors, check_count, finite, request_cap, run, serving_of
+from rerankrt.server.routes.common import (
+    answers_errors,
+    check_count,
+    note_ranked,
+    ranked_scores,
+    request_cap,
+    run,
+    serving_of,
+)
 from rerankrt.server.schemas import CohereRerankRequest, CohereRerankResponse, body_doc, documents_from, parse
 
 require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named
@@ -50,18 +55,13 @@ async def _rerank(request: Request, route: str, version: str) -> Response:
         ),
         request,
     )
-    raw = [s for _, s in ranked.order]
-    finite(raw)
-    scores = raw if req.raw else sigmoid(np.asarray(raw)).tolist()
     results = []
-    for (index, _), score in zip(ranked.order, scores, strict=True):
+    for index, score in ranked_scores(ranked, raw=req.raw):
         item = {"index": index, "relevance_score": score}
         if req.return_documents:  # left out otherwise: strict clients reject "document": null
             item["document"] = returned[index]
         results.append(item)
-    request.state.note.update(documents=len(documents), tokens=ranked.tokens, cut_to_max_tokens=ranked.cut)
-    serving.metrics.observe_cut("max_tokens_per_doc", ranked.cut)
-    serving.metrics.observe_usage(route, len(documents), ranked.tokens)
+    note_ranked(request, route, len(documents), ranked)
     body = {
         "id": request.state.request_id,
         "model": serving.model_name,

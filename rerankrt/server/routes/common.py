@@ -1,5 +1,5 @@
-"""What every route shares: the serving facade of the app, awaiting a scoring call, count and score checks, and
-turning an `ApiError` into its answer."""
+"""What every route shares: the serving facade of the app, awaiting a scoring call, count and score checks, a
+ranking's scores and usage notes, and turning an `ApiError` into its answer."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import logging
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from rerankrt._optional import require
+from rerankrt.prompt import sigmoid
 from rerankrt.server.errors import ApiError, api_error_from, error_response
-from rerankrt.server.serving import Serving
+from rerankrt.server.serving import Ranked, Serving
 
 require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named
 
@@ -95,3 +98,24 @@ def request_cap(*caps: int | None) -> int | None:
     """The smallest of the token caps that are set (the server's and the request's ``max_tokens_per_doc``)."""
     given = [c for c in caps if c is not None]
     return min(given) if given else None
+
+
+def ranked_scores(ranked: Ranked, *, raw: bool) -> list[tuple[int, float]]:
+    """(document index, score) best first: raw scores, or sigmoid(score) = P("1") unless `raw`.
+
+    Raises:
+        ApiError: 424 when the backend made a score non-finite (`finite`).
+    """
+    scores = [s for _, s in ranked.order]
+    finite(scores)
+    if not raw:
+        scores = sigmoid(np.asarray(scores)).tolist()
+    return [(index, score) for (index, _), score in zip(ranked.order, scores, strict=True)]
+
+
+def note_ranked(request: Request, route: str, documents: int, ranked: Ranked) -> None:
+    """Record a ranking's usage: in the access log's note and in the cut and usage metrics of `route`."""
+    request.state.note.update(documents=documents, tokens=ranked.tokens, cut_to_max_tokens=ranked.cut)
+    metrics = serving_of(request).metrics
+    metrics.observe_cut("max_tokens_per_doc", ranked.cut)
+    metrics.observe_usage(route, documents, ranked.tokens)

@@ -14,7 +14,15 @@ import asyncio
 from rerankrt._optional import require
 from rerankrt.prompt import TruncationError
 from rerankrt.server.errors import ERROR_RESPONSES, ApiError
-from rerankrt.server.routes.common import answers_errors, check_count, finite, request_cap, run, serving_of
+from rerankrt.server.routes.common import (
+    answers_errors,
+    check_count,
+    note_ranked,
+    ranked_scores,
+    request_cap,
+    run,
+    serving_of,
+)
 from rerankrt.server.schemas import NimRankingRequest, NimRankingResponse, body_doc, parse
 
 require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named
@@ -56,13 +64,10 @@ async def ranking(request: Request) -> Response:
                 400, f"Input length exceeds maximum allowed token size {limit}: {exc.__cause__}", "validation"
             ) from exc
         raise
-    raw = [s for _, s in ranked.order]
-    finite(raw)
-    request.state.note.update(documents=len(passages), tokens=ranked.tokens, cut_to_max_tokens=ranked.cut)
-    serving.metrics.observe_cut("max_tokens_per_doc", ranked.cut)
-    serving.metrics.observe_usage("/v1/ranking", len(passages), ranked.tokens)
+    logits = ranked_scores(ranked, raw=True)
+    note_ranked(request, "/v1/ranking", len(passages), ranked)
     body = {
-        "rankings": [{"index": index, "logit": score} for index, score in ranked.order],
+        "rankings": [{"index": index, "logit": score} for index, score in logits],
         "usage": {"prompt_tokens": ranked.tokens, "total_tokens": ranked.tokens},
     }
     return JSONResponse(body, headers={"X-Compute-Tokens": str(ranked.tokens)})

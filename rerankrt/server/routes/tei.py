@@ -7,12 +7,17 @@ infinity's ``model`` is ignored, their ``top_n`` applied.
 
 from __future__ import annotations
 
-import numpy as np
-
 from rerankrt._optional import require
-from rerankrt.prompt import sigmoid
 from rerankrt.server.errors import ERROR_RESPONSES
-from rerankrt.server.routes.common import answers_errors, check_count, finite, request_cap, run, serving_of
+from rerankrt.server.routes.common import (
+    answers_errors,
+    check_count,
+    note_ranked,
+    ranked_scores,
+    request_cap,
+    run,
+    serving_of,
+)
 from rerankrt.server.schemas import RankItem, TEIRerankRequest, body_doc, parse
 
 require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named
@@ -48,16 +53,11 @@ async def rerank_tei(request: Request) -> Response:
         ),
         request,
     )
-    raw = [s for _, s in ranked.order]
-    finite(raw)
-    scores = raw if req.raw_scores else sigmoid(np.asarray(raw)).tolist()
     out = []
-    for (index, _), score in zip(ranked.order, scores, strict=True):
+    for index, score in ranked_scores(ranked, raw=req.raw_scores):
         item = {"index": index, "score": score}
         if req.return_text:
             item["text"] = req.texts[index]
         out.append(item)
-    request.state.note.update(documents=len(req.texts), tokens=ranked.tokens, cut_to_max_tokens=ranked.cut)
-    serving.metrics.observe_cut("max_tokens_per_doc", ranked.cut)
-    serving.metrics.observe_usage("/rerank", len(req.texts), ranked.tokens)
+    note_ranked(request, "/rerank", len(req.texts), ranked)
     return JSONResponse(out, headers={"X-Compute-Tokens": str(ranked.tokens)})
