@@ -35,10 +35,45 @@ DEMO_DOCUMENTS = [
 ]
 
 
+# Exit codes of every command (README "Command line" and `rerankrt --help` list the same).
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_TENSORRT, EXIT_GATE, EXIT_GRAPH, EXIT_PORT = 0, 1, 2, 3, 4, 5, 6
+EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
+EXIT_CODES_HELP = """exit codes:
+  0    success
+  1    unexpected internal error (one line; RERANKRT_DEBUG=1 shows the traceback)
+  2    bad argument, input file or configuration (e.g. FP8 on A100, an empty documents file)
+  3    build: TensorRT or a CUDA GPU missing (the directory is still written; --onnx-only makes this 0)
+  4    build: accuracy gate failed
+  5    build: graph structure check failed
+  6    serve: the host/port cannot be bound (checked before the engine loads)
+  130  interrupted (Ctrl-C)
+  141  stdout closed early (e.g. piped into head): stops quietly"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error is one line on stderr (exit 2), not the usage block."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 0-65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="rerankrt",
         description="mxbai-rerank v2 as FP8 TensorRT engines, served with in-flight batching.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"rerankrt {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve an engine directory over HTTP (TEI, Cohere and /predict routes)")
     s.add_argument("engine_dir", type=Path)
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--port", type=_port, default=8000)
+    s.add_argument("--model-name", help="model name the responses and /info report (default: the manifest's model)")
+    s.add_argument("--model-dir", help="classifier checkpoint folder for --backend torch")
     s.add_argument("--workers-config", type=Path, help="YAML of server and scheduler settings")
     s.add_argument("--backend", help="override the manifest's backend (tensorrt, onnxruntime, torch)")
     s.add_argument(
@@ -91,13 +128,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--normalize", action="store_true", help="sigmoid scores (probabilities)")
     r.add_argument("--json", action="store_true", help="print JSON instead of a table")
     r.add_argument("--backend", help="override the manifest's backend")
+    r.add_argument("--model-dir", help="classifier checkpoint folder for --backend torch")
 
     i = sub.add_parser("info", help="summarize an engine directory's manifest")
     i.add_argument("engine_dir", type=Path)
     i.add_argument("--json", action="store_true", help="print the whole manifest")
 
     d = sub.add_parser("demo", help="build a CPU engine of a tiny offline model and rank the model card's example")
-    d.add_argument("--out", type=Path, default=Path("engines/demo"), help="work folder (default engines/demo)")
+    d.add_argument(
+        "--out", type=Path, default=Path("engines"), help="where engines/cpu and the model go (default engines)"
+    )
+    d.add_argument("--rebuild", action="store_true", help="build even when the engine's inputs are unchanged")
 
     t = sub.add_parser("tiny-model", help="write a seeded random Qwen2 checkpoint with the real tokenizer (offline)")
     t.add_argument("out", type=Path)
@@ -125,17 +166,39 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read_documents(args) -> list[str]:
+    """The documents of `rerankrt rank`: -d values, or a JSON list / JSONL / plain-lines file (- for stdin).
+
+    Raises:
+        ValueError: An empty source, an object without "text", or an item that is not a string (exit 2).
+    """
     if args.document:
         return list(args.document)
+    where = "stdin" if args.documents == "-" else args.documents
     text = sys.stdin.read() if args.documents == "-" else Path(args.documents).read_text(encoding="utf-8")
     stripped = text.lstrip()
-    if stripped.startswith("["):
-        items = json.loads(text)
-    elif stripped.startswith(("{", '"')):
-        items = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        return [line for line in text.splitlines() if line.strip()]
-    return [x["text"] if isinstance(x, dict) else x for x in items]
+    try:
+        if stripped.startswith("["):
+            items = json.loads(text)
+            if not isinstance(items, list):
+                raise ValueError("expected a JSON list")
+        elif stripped.startswith(("{", '"')):
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            items = [line for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--documents {where}: not valid JSON or JSONL ({exc})") from None
+    documents = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            if not isinstance(item.get("text"), str):
+                raise ValueError(f'--documents {where}: item {i} has no string "text" field (keys: {sorted(item)})')
+            item = item["text"]
+        if not isinstance(item, str):
+            raise ValueError(f'--documents {where}: item {i} is {type(item).__name__}, not a string or {{"text": ...}}')
+        documents.append(item)
+    if not documents:
+        raise ValueError(f"--documents {where}: no documents in it")
+    return documents
 
 
 def _print_table(results, width: int = 80) -> None:
@@ -176,7 +239,33 @@ def cmd_build(args) -> int:
     return result.exit_code
 
 
+class PortUnavailableError(OSError):
+    """`rerankrt serve` cannot bind its host and port (exit 6)."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind `host`:`port` once and let it go, so that a busy port is refused before the engine loads.
+
+    Raises:
+        PortUnavailableError: The address is in use, not local, or not permitted.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise PortUnavailableError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise PortUnavailableError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+
+
 def cmd_serve(args) -> int:
+    import dataclasses
     import os
 
     from rerankrt.server import ServerSettings, serve
@@ -187,11 +276,16 @@ def cmd_serve(args) -> int:
         "allow_raw_prompts": args.allow_raw_prompts or None,
         "ssl_certfile": args.ssl_certfile,
         "ssl_keyfile": args.ssl_keyfile,
+        "model_name": args.model_name,
     }
     if args.workers_config:
         settings = ServerSettings.from_yaml(args.workers_config, **flags)
     else:
         settings = ServerSettings(**{k: v for k, v in flags.items() if v is not None})
+    if args.model_dir:
+        settings = dataclasses.replace(
+            settings, reranker_options={**settings.reranker_options, "model_dir": args.model_dir}
+        )
     if args.ray:
         from rerankrt.deploy.ray_serve import RayServeOptions, parse_autoscale, run, settings_to_dict
 
@@ -207,6 +301,7 @@ def cmd_serve(args) -> int:
         return 0
     if args.replicas or args.autoscale:
         raise ValueError("--replicas and --autoscale need --ray")
+    check_port_free(args.host, args.port)  # before the engine loads: a busy port fails in milliseconds
     serve(args.engine_dir, host=args.host, port=args.port, settings=settings, backend=args.backend)
     return 0
 
@@ -215,7 +310,8 @@ def cmd_rank(args) -> int:
     from rerankrt import Reranker
 
     documents = _read_documents(args)
-    with Reranker.load(args.engine_dir, backend=args.backend) as reranker:
+    options = {"model_dir": args.model_dir} if args.model_dir else {}
+    with Reranker.load(args.engine_dir, backend=args.backend, **options) as reranker:
         results = reranker.rank(
             args.query,
             documents,
@@ -249,6 +345,8 @@ def info_rows(m) -> list[tuple[str, str]]:
     where = f"sm{target.compute_capability.replace('.', '')}" if target.compute_capability else "no GPU"
     graph = "" if target.graph_precision == target.precision else f" (model.onnx is {target.graph_precision})"
     engine = f"engine.plan, TensorRT {target.tensorrt_version}" if m.artifacts.engine else "no engine in this directory"
+    profiles = "; ".join(f"min {p.min} opt {p.opt} max {p.max}".replace(", ", "x") for p in target.profiles)
+    size = sum((m.path / rel).stat().st_size for rel in m.files if (m.path / rel).is_file())
     if gate is None:
         verdict = "not run"
     else:
@@ -269,8 +367,14 @@ def info_rows(m) -> list[tuple[str, str]]:
         ("template", f"{m.template}, max_length {m.max_length}"),
         ("limits", ", ".join(f"{k}={v}" for k, v in m.limits.as_dict().items())),
         ("tensorrt", engine),
+        *([("profiles", profiles)] if profiles else []),
         ("calibration", data),
         ("gate", verdict),
+        (
+            "files",
+            f"{', '.join(f'{k} {v}' for k, v in m.artifacts.as_dict().items())}; {len(m.files)} hashed, "
+            f"{size / 1e6:.1f} MB",
+        ),
         ("built", f"{m.created} by rerankrt {m.rerankrt_version} (format {m.format_version})"),
     ]
 
@@ -283,22 +387,60 @@ def cmd_tiny_model(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
-    from rerankrt import Reranker
+DEMO_MODEL = {"form": "causal", "seed": 0}
+DEMO_BUILD = {"gpu": "cpu", "template": "seed", "max_calibration_pairs": 64}
+DEMO_KEY_FILE = ".demo-inputs"  # in the engine directory; dot files are not hashed by the manifest
+
+
+def demo_inputs_key(model: Path) -> str:
+    """A digest of everything the demo engine is built from: the model's files, the build arguments, the shipped
+    CPU config and the rerankrt version. Equal digests: the engine on disk is what a rebuild would write."""
+    import hashlib
+
+    from rerankrt.build.config import config_path
+    from rerankrt.manifest import sha256_file
+
+    h = hashlib.sha256(json.dumps({"version": __version__, "model": DEMO_MODEL, "build": DEMO_BUILD}).encode())
+    h.update(Path(config_path("cpu")).read_bytes())
+    for path in sorted(p for p in model.rglob("*") if p.is_file()):
+        h.update(f"{path.relative_to(model).as_posix()}={sha256_file(path)}".encode())
+    return h.hexdigest()
+
+
+def _demo_engine(out: Path, rebuild: bool) -> tuple[Path, int]:
+    """(engine directory, exit code): the demo engine, built or reused when its inputs are unchanged."""
     from rerankrt.build.pipeline import build
+    from rerankrt.manifest import ManifestError, read_manifest
     from rerankrt.models import write_tiny_model
 
-    out: Path = args.out
-    model = out / "tiny-causal"
-    engine = out / "engine-cpu"
+    model, engine = out / "demo-model", out / "cpu"
     if not (model / "config.json").is_file():
         print(f"[demo] writing a tiny random Qwen2 reranker (real Qwen tokenizer, no download) to {model}")
-        write_tiny_model(model, form="causal", seed=0)
+        write_tiny_model(model, **DEMO_MODEL)
+    key = demo_inputs_key(model)
+    stamp = engine / DEMO_KEY_FILE
+    if not rebuild and stamp.is_file() and stamp.read_text().strip() == key:
+        try:
+            read_manifest(engine)
+            print(f"[demo] reusing {engine}: its model, config and rerankrt version are unchanged (--rebuild forces)")
+            return engine, EXIT_OK
+        except ManifestError as exc:
+            print(f"[demo] rebuilding {engine}: {exc}")
     print(f"[demo] building a CPU engine directory in {engine}")
-    result = build(gpu="cpu", model=str(model), out=engine, template="seed", max_calibration_pairs=64)
+    result = build(model=str(model), out=engine, **DEMO_BUILD)
     if result.exit_code != 0:
         print(result.message, file=sys.stderr)
-        return result.exit_code
+        return engine, result.exit_code
+    stamp.write_text(key + "\n")
+    return engine, EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from rerankrt import Reranker
+
+    engine, code = _demo_engine(args.out, args.rebuild)
+    if code != EXIT_OK:
+        return code
     print(f"[demo] loading {engine} and ranking the model card's example (random weights: the order is arbitrary)")
     with Reranker.load(engine) as reranker:
         results = reranker.rank(DEMO_QUERY, DEMO_DOCUMENTS, return_documents=True)
@@ -306,7 +448,14 @@ def cmd_demo(args) -> int:
     print(f"query: {DEMO_QUERY}")
     _print_table(results)
     print(f"[demo] backend={info.get('backend')} precision={info.get('precision')} template={info.get('template')}")
-    return 0
+    print(f"[demo] engine directory: {engine}; try next:")
+    for command in (
+        f"rerankrt info {engine}",
+        f'rerankrt rank {engine} -q "Who wrote Moby-Dick?" -d "Herman Melville wrote it." -d "Jane Austen did not."',
+        f"rerankrt serve {engine} --port 8000",
+    ):
+        print(f"  {command}")
+    return EXIT_OK
 
 
 def cmd_export(args) -> int:
@@ -351,15 +500,48 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every expected failure is one line on stderr and an exit code of `EXIT_CODES_HELP`."""
+    import os
+
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
-    except MissingDependencyError as exc:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's exit flush from raising again.
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        return EXIT_PIPE
+    except KeyboardInterrupt:
+        print(f"rerankrt {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except PortUnavailableError as exc:
         print(f"rerankrt {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, FileExistsError, ValueError, TypeError) as exc:
-        print(f"rerankrt {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_PORT
+    except (
+        MissingDependencyError,
+        FileNotFoundError,
+        FileExistsError,
+        IsADirectoryError,
+        ValueError,
+        TypeError,
+    ) as exc:
+        print(f"rerankrt {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a command line answers in one line; the traceback is opt-in
+        if os.environ.get("RERANKRT_DEBUG"):
+            raise
+        print(
+            f"rerankrt {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(RERANKRT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":
