@@ -111,7 +111,7 @@ def api_error_from(exc: BaseException, settings: ServerSettings) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, OverloadedError):
-        return ApiError(429, f"model is overloaded: {exc}", "overloaded", {"Retry-After": str(settings.retry_after_s)})
+        return ApiError(429, str(exc), "overloaded", {"Retry-After": str(settings.retry_after_s)})
     if isinstance(exc, TruncationError):
         return ApiError(413, f"input too long and truncation is off: {exc}", "validation")
     if isinstance(exc, SchedulerError):  # closed, or its worker died: nothing here can serve
