@@ -219,9 +219,20 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def _quiet_libraries() -> None:
+    """Off a terminal: no progress bars from the libraries a build drives (one line per stage instead)."""
+    if not sys.stderr.isatty():
+        import transformers  # noqa: F401 - loaded now so that its bars can be switched off before they run
+
+        from rerankrt.calibration.loop import quiet_library_progress
+
+        quiet_library_progress()
+
+
 def cmd_build(args) -> int:
     from rerankrt.build.pipeline import build
 
+    _quiet_libraries()
     overrides = {"max_length": args.max_length} if args.max_length else None
     result = build(
         gpu=args.gpu,
@@ -438,6 +449,7 @@ def _demo_engine(out: Path, rebuild: bool) -> tuple[Path, int]:
 def cmd_demo(args) -> int:
     from rerankrt import Reranker
 
+    _quiet_libraries()
     engine, code = _demo_engine(args.out, args.rebuild)
     if code != EXIT_OK:
         return code

@@ -274,3 +274,21 @@ def test_info_renders_every_kind_of_engine_directory(cpu_engine_dir, tmp_path, c
         assert re.fullmatch(
             r"\d+ calibration pairs, \d+ held-out pairs \(\d+ queries\) from the shipped set", fields["calibration"]
         )
+
+
+def test_demo_logs_are_clean_off_a_terminal_and_a_rerun_reuses_the_engine(tmp_path):
+    """`rerankrt demo` with stdout/stderr piped: no bar garble, no library noise, the next commands; then reused."""
+
+    def demo() -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "rerankrt", "demo", "--out", str(tmp_path)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+    first = demo()
+    assert first.returncode == 0, first.stderr
+    both = first.stdout + first.stderr
+    assert "\r" not in both and "Inserted" not in both and "deprecated" not in both.lower(), both
+    assert f"engine directory: {tmp_path / 'cpu'}" in first.stdout
+    assert f"rerankrt serve {tmp_path / 'cpu'}" in first.stdout
+    assert "batches in" in first.stderr  # one line per stage instead of a bar
+    second = demo()
+    assert second.returncode == 0 and "[demo] reusing" in second.stdout and "building" not in second.stdout
