@@ -6,154 +6,60 @@ is reported with the pip command that installs it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from rerankrt import __version__
-from rerankrt._device import DEFAULT_MODEL, GPUS
 from rerankrt._optional import MissingDependencyError
-from rerankrt.prompt import DEFAULT_MAX_LENGTH, TEMPLATES
-
-# The example of the mxbai-rerank-base-v2 model card (its usage snippet), ranked by `rerankrt demo`.
-DEMO_QUERY = "Who wrote 'To Kill a Mockingbird'?"
-DEMO_DOCUMENTS = [
-    "'To Kill a Mockingbird' is a novel by Harper Lee published in 1960. It was immediately successful, winning the "
-    "Pulitzer Prize, and has become a classic of modern American literature.",
-    "The novel 'Moby-Dick' was written by Herman Melville and first published in 1851. It is considered a "
-    "masterpiece of American literature and deals with complex themes of obsession, revenge, and the conflict "
-    "between good and evil.",
-    "Harper Lee, an American novelist widely known for her novel 'To Kill a Mockingbird', was born in 1926 in "
-    "Monroeville, Alabama. She received the Pulitzer Prize for Fiction in 1961.",
-    "Jane Austen was an English novelist known primarily for her six major novels, which interpret, critique and "
-    "comment upon the British landed gentry at the end of the 18th century.",
-    "The 'Harry Potter' series, which consists of seven fantasy novels written by British author J.K. Rowling, is "
-    "among the most popular and critically acclaimed books of the modern era.",
-    "'The Great Gatsby', a novel written by American author F. Scott Fitzgerald, was published in 1925. The story is "
-    "set in the Jazz Age and follows the life of millionaire Jay Gatsby and his pursuit of Daisy Buchanan.",
-]
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="rerankrt",
-        description="mxbai-rerank v2 as FP8 TensorRT engines, served with in-flight batching.",
-    )
-    p.add_argument("--version", action="version", version=f"rerankrt {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_convert, _add_build, _add_serve, _add_rank, _add_info, _add_demo, _add_tiny_model, _add_export):
-        add(sub)
-    return p
-
-
-def _add_convert(sub) -> None:
-    c = sub.add_parser("convert", help="causal-LM or 2-label checkpoint -> 1-logit classifier")
-    c.add_argument("src", help="checkpoint folder or hub id")
-    c.add_argument("out", type=Path, help="folder to write")
-    c.add_argument("--yes-token", default="1", help='token meaning relevant (default "1"; "yes" for Qwen3-Reranker)')
-    c.add_argument("--no-token", default="0", help='token meaning not relevant (default "0")')
-    c.add_argument("--revision", help="hub revision")
-
-
-def _add_build(sub) -> None:
-    b = sub.add_parser("build", help="checkpoint -> engine directory (quantize, export, gate, compile)")
-    b.add_argument("--gpu", default="auto", help=f"target: one of {', '.join((*GPUS, 'auto'))}, or a config YAML path")
-    b.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or folder (default {DEFAULT_MODEL})")
-    b.add_argument("--out", type=Path, required=True, help="engine directory to write")
-    b.add_argument("--calibration", type=Path, help="JSONL of query/document pairs (default: the shipped set)")
-    b.add_argument("--template", choices=TEMPLATES, default="seed", help="prompt template (default seed)")
-    b.add_argument("--onnx-only", action="store_true", help="stop before TensorRT; succeed without it")
-    b.add_argument("--revision", help="hub revision of --model")
-    b.add_argument("--max-length", type=int, help=f"prompt token cap (default from the config, {DEFAULT_MAX_LENGTH})")
-    b.add_argument("--max-calibration-pairs", type=int, help="use a spread subset of the calibration pairs")
-
-
-def _add_serve(sub) -> None:
-    s = sub.add_parser("serve", help="serve an engine directory over HTTP (TEI, Cohere and /predict routes)")
-    s.add_argument("engine_dir", type=Path)
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers-config", type=Path, help="YAML of server and scheduler settings")
-    s.add_argument("--backend", help="override the manifest's backend (tensorrt, onnxruntime, torch)")
-    s.add_argument(
-        "--api-key", action="append", help="accept Authorization: Bearer KEY (repeatable; or RERANKRT_API_KEY=k1,k2)"
-    )
-    s.add_argument("--allow-raw-prompts", action="store_true", help="/predict: score prompts outside the template")
-    s.add_argument("--ssl-certfile", help="serve HTTPS with this PEM certificate")
-    s.add_argument("--ssl-keyfile", help="the certificate's PEM private key")
-    s.add_argument("--ray", action="store_true", help="serve as Ray Serve replicas (needs rerankrt[ray])")
-    scale = s.add_mutually_exclusive_group()
-    scale.add_argument("--replicas", type=int, help="with --ray: fixed number of replicas (default 1)")
-    scale.add_argument("--autoscale", metavar="MIN:MAX", help="with --ray: autoscale between MIN and MAX replicas")
-
-
-def _add_rank(sub) -> None:
-    r = sub.add_parser("rank", help="rank documents for a query with an engine directory")
-    r.add_argument("engine_dir", type=Path)
-    r.add_argument("--query", "-q", required=True)
-    src = r.add_mutually_exclusive_group(required=True)
-    src.add_argument("--document", "-d", action="append", help="a document (repeat for more)")
-    src.add_argument(
-        "--documents", metavar="FILE", help="JSON list, JSONL of strings or {text}, or one per line; - for stdin"
-    )
-    r.add_argument("--instruction")
-    r.add_argument("--top-k", type=int)
-    r.add_argument("--normalize", action="store_true", help="sigmoid scores (probabilities)")
-    r.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    r.add_argument("--backend", help="override the manifest's backend")
-
-
-def _add_info(sub) -> None:
-    i = sub.add_parser("info", help="summarize an engine directory's manifest")
-    i.add_argument("engine_dir", type=Path)
-    i.add_argument("--json", action="store_true", help="print the whole manifest")
-
-
-def _add_demo(sub) -> None:
-    d = sub.add_parser("demo", help="build a CPU engine of a tiny offline model and rank the model card's example")
-    d.add_argument("--out", type=Path, default=Path("engines/demo"), help="work folder (default engines/demo)")
-
-
-def _add_tiny_model(sub) -> None:
-    t = sub.add_parser("tiny-model", help="write a seeded random Qwen2 checkpoint with the real tokenizer (offline)")
-    t.add_argument("out", type=Path)
-    t.add_argument("--form", choices=("causal", "classifier2", "classifier1"), default="causal")
-    t.add_argument("--shape", choices=("tiny", "qwen2.5-0.5b"), default="tiny")
-    t.add_argument("--layers", type=int, help="override the number of layers")
-    t.add_argument("--seed", type=int, default=0)
-
-
-def _add_export(sub) -> None:
-    e = sub.add_parser("export", help="engine directory -> a deployment target's layout (triton)")
-    targets = e.add_subparsers(dest="target", required=True, metavar="TARGET")
-    tr = targets.add_parser("triton", help="write a Triton model repository (Python backend, rerankrt batching)")
-    tr.add_argument("engine_dir", type=Path, help="engine directory written by `rerankrt build`")
-    tr.add_argument("repo_dir", type=Path, help="Triton model repository to write into")
-    tr.add_argument("--name", default="rerankrt", help="model name (default rerankrt)")
-    tr.add_argument("--instances", type=int, default=1, help="model instances, each with its own engine (default 1)")
-    mode = tr.add_mutually_exclusive_group()
-    mode.add_argument("--copy", dest="copy", action="store_true", default=True, help="copy the engine (default)")
-    mode.add_argument("--reference", dest="copy", action="store_false", help="reference it by absolute path")
-    tr.add_argument("--kind", choices=("auto", "cpu", "gpu"), default="auto", help="instance kind (default: engine's)")
-    tr.add_argument("--max-requests", type=int, default=64, help="requests gathered per execute call (default 64)")
-    tr.add_argument("--queue-delay-us", type=int, default=2000, help="max gathering delay, microseconds (default 2000)")
-    tr.add_argument("--option", action="append", default=[], metavar="KEY=JSON", help="Reranker.load option")
-    tr.add_argument("--force", action="store_true", help="replace REPO_DIR/NAME if it exists")
+from rerankrt.cli_args import (  # noqa: F401 - the exit codes are part of the command line's interface
+    EXIT_CODES_HELP,
+    EXIT_GATE,
+    EXIT_GRAPH,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NO_TENSORRT,
+    EXIT_OK,
+    EXIT_PIPE,
+    EXIT_PORT,
+    EXIT_USAGE,
+    _parser,
+)
 
 
 def _read_documents(args) -> list[str]:
+    """The documents of `rerankrt rank`: -d values, or a JSON list / JSONL / plain-lines file (- for stdin).
+
+    Raises:
+        ValueError: An empty source, an object without "text", or an item that is not a string (exit 2).
+    """
     if args.document:
         return list(args.document)
+    where = "stdin" if args.documents == "-" else args.documents
     text = sys.stdin.read() if args.documents == "-" else Path(args.documents).read_text(encoding="utf-8")
     stripped = text.lstrip()
-    if stripped.startswith("["):
-        items = json.loads(text)
-    elif stripped.startswith(("{", '"')):
-        items = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        return [line for line in text.splitlines() if line.strip()]
-    return [x["text"] if isinstance(x, dict) else x for x in items]
+    try:
+        if stripped.startswith("["):
+            items = json.loads(text)
+            if not isinstance(items, list):
+                raise ValueError("expected a JSON list")
+        elif stripped.startswith(("{", '"')):
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            items = [line for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--documents {where}: not valid JSON or JSONL ({exc})") from None
+    documents = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            if not isinstance(item.get("text"), str):
+                raise ValueError(f'--documents {where}: item {i} has no string "text" field (keys: {sorted(item)})')
+            item = item["text"]
+        if not isinstance(item, str):
+            raise ValueError(f'--documents {where}: item {i} is {type(item).__name__}, not a string or {{"text": ...}}')
+        documents.append(item)
+    if not documents:
+        raise ValueError(f"--documents {where}: no documents in it")
+    return documents
 
 
 def _print_table(results, width: int = 80) -> None:
@@ -174,9 +80,20 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def _quiet_libraries() -> None:
+    """Off a terminal: no progress bars from the libraries a build drives (one line per stage instead)."""
+    if not sys.stderr.isatty():
+        import transformers  # noqa: F401 - loaded now so that its bars can be switched off before they run
+
+        from rerankrt.calibration.loop import quiet_library_progress
+
+        quiet_library_progress()
+
+
 def cmd_build(args) -> int:
     from rerankrt.build.pipeline import build
 
+    _quiet_libraries()
     overrides = {"max_length": args.max_length} if args.max_length else None
     result = build(
         gpu=args.gpu,
@@ -194,7 +111,33 @@ def cmd_build(args) -> int:
     return result.exit_code
 
 
+class PortUnavailableError(OSError):
+    """`rerankrt serve` cannot bind its host and port (exit 6)."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind `host`:`port` once and let it go, so that a busy port is refused before the engine loads.
+
+    Raises:
+        PortUnavailableError: The address is in use, not local, or not permitted.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise PortUnavailableError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise PortUnavailableError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+
+
 def cmd_serve(args) -> int:
+    import dataclasses
     import os
 
     from rerankrt.server import ServerSettings, serve
@@ -205,11 +148,16 @@ def cmd_serve(args) -> int:
         "allow_raw_prompts": args.allow_raw_prompts or None,
         "ssl_certfile": args.ssl_certfile,
         "ssl_keyfile": args.ssl_keyfile,
+        "model_name": args.model_name,
     }
     if args.workers_config:
         settings = ServerSettings.from_yaml(args.workers_config, **flags)
     else:
         settings = ServerSettings(**{k: v for k, v in flags.items() if v is not None})
+    if args.model_dir:
+        settings = dataclasses.replace(
+            settings, reranker_options={**settings.reranker_options, "model_dir": args.model_dir}
+        )
     if args.ray:
         from rerankrt.deploy.ray_serve import RayServeOptions, parse_autoscale, run, settings_to_dict
 
@@ -225,6 +173,7 @@ def cmd_serve(args) -> int:
         return 0
     if args.replicas or args.autoscale:
         raise ValueError("--replicas and --autoscale need --ray")
+    check_port_free(args.host, args.port)  # before the engine loads: a busy port fails in milliseconds
     serve(args.engine_dir, host=args.host, port=args.port, settings=settings, backend=args.backend)
     return 0
 
@@ -233,7 +182,8 @@ def cmd_rank(args) -> int:
     from rerankrt import Reranker
 
     documents = _read_documents(args)
-    with Reranker.load(args.engine_dir, backend=args.backend) as reranker:
+    options = {"model_dir": args.model_dir} if args.model_dir else {}
+    with Reranker.load(args.engine_dir, backend=args.backend, **options) as reranker:
         results = reranker.rank(
             args.query,
             documents,
@@ -267,6 +217,8 @@ def info_rows(m) -> list[tuple[str, str]]:
     where = f"sm{target.compute_capability.replace('.', '')}" if target.compute_capability else "no GPU"
     graph = "" if target.graph_precision == target.precision else f" (model.onnx is {target.graph_precision})"
     engine = f"engine.plan, TensorRT {target.tensorrt_version}" if m.artifacts.engine else "no engine in this directory"
+    profiles = "; ".join(f"min {p.min} opt {p.opt} max {p.max}".replace(", ", "x") for p in target.profiles)
+    size = sum((m.path / rel).stat().st_size for rel in m.files if (m.path / rel).is_file())
     if gate is None:
         verdict = "not run"
     else:
@@ -287,8 +239,14 @@ def info_rows(m) -> list[tuple[str, str]]:
         ("template", f"{m.template}, max_length {m.max_length}"),
         ("limits", ", ".join(f"{k}={v}" for k, v in m.limits.as_dict().items())),
         ("tensorrt", engine),
+        *([("profiles", profiles)] if profiles else []),
         ("calibration", data),
         ("gate", verdict),
+        (
+            "files",
+            f"{', '.join(f'{k} {v}' for k, v in m.artifacts.as_dict().items())}; {len(m.files)} hashed, "
+            f"{size / 1e6:.1f} MB",
+        ),
         ("built", f"{m.created} by rerankrt {m.rerankrt_version} (format {m.format_version})"),
     ]
 
@@ -303,20 +261,12 @@ def cmd_tiny_model(args) -> int:
 
 def cmd_demo(args) -> int:
     from rerankrt import Reranker
-    from rerankrt.build.pipeline import build
-    from rerankrt.models import write_tiny_model
+    from rerankrt.demo import DEMO_DOCUMENTS, DEMO_QUERY, demo_engine
 
-    out: Path = args.out
-    model = out / "tiny-causal"
-    engine = out / "engine-cpu"
-    if not (model / "config.json").is_file():
-        print(f"[demo] writing a tiny random Qwen2 reranker (real Qwen tokenizer, no download) to {model}")
-        write_tiny_model(model, form="causal", seed=0)
-    print(f"[demo] building a CPU engine directory in {engine}")
-    result = build(gpu="cpu", model=str(model), out=engine, template="seed", max_calibration_pairs=64)
-    if result.exit_code != 0:
-        print(result.message, file=sys.stderr)
-        return result.exit_code
+    _quiet_libraries()
+    engine, code = demo_engine(args.out, args.rebuild)
+    if code != EXIT_OK:
+        return code
     print(f"[demo] loading {engine} and ranking the model card's example (random weights: the order is arbitrary)")
     with Reranker.load(engine) as reranker:
         results = reranker.rank(DEMO_QUERY, DEMO_DOCUMENTS, return_documents=True)
@@ -324,7 +274,14 @@ def cmd_demo(args) -> int:
     print(f"query: {DEMO_QUERY}")
     _print_table(results)
     print(f"[demo] backend={info.get('backend')} precision={info.get('precision')} template={info.get('template')}")
-    return 0
+    print(f"[demo] engine directory: {engine}; try next:")
+    for command in (
+        f"rerankrt info {engine}",
+        f'rerankrt rank {engine} -q "Who wrote Moby-Dick?" -d "Herman Melville wrote it." -d "Jane Austen did not."',
+        f"rerankrt serve {engine} --port 8000",
+    ):
+        print(f"  {command}")
+    return EXIT_OK
 
 
 def cmd_export(args) -> int:
@@ -369,15 +326,48 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every expected failure is one line on stderr and an exit code of `EXIT_CODES_HELP`."""
+    import os
+
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
-    except MissingDependencyError as exc:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's exit flush from raising again.
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        return EXIT_PIPE
+    except KeyboardInterrupt:
+        print(f"rerankrt {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except PortUnavailableError as exc:
         print(f"rerankrt {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, FileExistsError, ValueError, TypeError) as exc:
-        print(f"rerankrt {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_PORT
+    except (
+        MissingDependencyError,
+        FileNotFoundError,
+        FileExistsError,
+        IsADirectoryError,
+        ValueError,
+        TypeError,
+    ) as exc:
+        print(f"rerankrt {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a command line answers in one line; the traceback is opt-in
+        if os.environ.get("RERANKRT_DEBUG"):
+            raise
+        print(
+            f"rerankrt {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(RERANKRT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

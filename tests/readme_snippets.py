@@ -69,3 +69,15 @@ prompt = seed_prompt("Who wrote To Kill a Mockingbird?", "Harper Lee wrote To Ki
 labels = httpx.post("http://localhost:8000/predict", json={"inputs": prompt}).json()
 print(labels)  # [{"label": "1" or "0", "score": P(label)}, ...], highest first
 """
+
+# -- the command line (run in tests/test_readme_cli.py, with engines/cpu as `make demo` leaves it) ------------------
+
+README_CLI = r"""
+rerankrt info engines/cpu
+rerankrt info engines/cpu --json | head -3
+rerankrt rank engines/cpu -q "Who wrote Moby-Dick?" -d "Herman Melville wrote Moby-Dick." -d "Jane Austen wrote Emma."
+printf 'Herman Melville wrote Moby-Dick.\nJane Austen wrote Emma.\n' > docs.txt
+rerankrt rank engines/cpu -q "Who wrote Moby-Dick?" --documents docs.txt --top-k 1 --normalize
+printf '%s\n' '{"text": "Herman Melville wrote Moby-Dick."}' '{"text": "Jane Austen wrote Emma."}' |
+  rerankrt rank engines/cpu -q "Who wrote Moby-Dick?" --documents - --json
+"""

@@ -42,7 +42,9 @@ the score head excluded.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import logging
 import shutil
 import tempfile
@@ -90,9 +92,11 @@ def quantized_module_from_checkpoint(classifier_dir: str | Path, batches: list[B
         raise ValueError("FP8 calibration needs real templated pairs; got none")
     mtq = require("modelopt.torch.quantization", extra="build", purpose="FP8 quantization")
     module = scorer_module(load_classifier(classifier_dir))
-    with warnings.catch_warnings():
+    printed = io.StringIO()  # ModelOpt prints "Inserted N quantizers" on stdout: a library's, not the command's output
+    with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
         warnings.simplefilter("ignore")
         mtq.quantize(module, fp8_quant_config(), forward_loop(batches, desc="calibrating FP8"))
+    logging.getLogger(__name__).debug("modelopt: %s", " ".join(printed.getvalue().split()))
     return module
 
 

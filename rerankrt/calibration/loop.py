@@ -81,13 +81,39 @@ def length_batches(
 
 
 def progress(iterable, *, total: int | None = None, desc: str = "", unit: str = "batch") -> Iterator:
-    """tqdm over `iterable` on stderr (a plain iterator where tqdm is missing)."""
+    """tqdm over `iterable` on a terminal; elsewhere (a log file, a pipe) one line when the stage is done, as bars'
+    carriage returns garble logs. A plain iterator where tqdm is missing."""
+    import sys
+    import time
+
+    terminal = sys.stderr.isatty()
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is in the build extra; progress display is not worth failing for
-        yield from iterable
+        tqdm = None
+    if terminal and tqdm is not None:
+        yield from tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
         return
-    yield from tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
+    if not terminal:
+        quiet_library_progress()
+    start, n = time.perf_counter(), 0
+    for n, item in enumerate(iterable, 1):  # noqa: B007 - n counts what was yielded
+        yield item
+    print(
+        f"{desc}: {n} {unit}{'es' if unit.endswith('h') and n != 1 else 's' if n != 1 else ''} in "
+        f"{time.perf_counter() - start:.1f} s",
+        file=sys.stderr,
+    )
+
+
+def quiet_library_progress() -> None:
+    """Off a terminal, transformers' own bars ("Loading weights", "Writing model shards") go too."""
+    import sys
+
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def forward_loop(batches: Sequence[Batch], *, desc: str = "calibrating") -> Callable:

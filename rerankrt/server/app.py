@@ -51,7 +51,10 @@ def create_app(reranker, settings: ServerSettings | None = None) -> FastAPI:
         title="rerankrt",
         version=__version__,
         description="mxbai-rerank v2 reranking with in-flight batching: TEI, Cohere/Jina and classification routes.",
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: /docs is served from local files instead
+        redoc_url=None,
     )
+    _add_offline_docs(app)
     for router in ROUTERS:
         app.include_router(router)
     routes = tuple(route.path for router in ROUTERS for route in router.routes)
@@ -64,6 +67,54 @@ def create_app(reranker, settings: ServerSettings | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, http_error)
     app.openapi = lambda: _openapi(app)
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """``/docs`` without a network: Swagger UI from the ``swagger-ui-bundle`` package (the serve extra) served under
+    `DOCS_ASSETS`, or, where it is missing, a plain HTML list of the routes from the OpenAPI document."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        swagger_ui_path = None
+    if swagger_ui_path is not None:
+        from starlette.staticfiles import StaticFiles
+
+        app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        if swagger_ui_path is not None:
+            return get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title=f"{app.title} - API",
+                swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            )
+        return HTMLResponse(_routes_page(app))
+
+
+def _routes_page(app: FastAPI) -> str:
+    """A self-contained page (no script, no remote asset) listing every route of the OpenAPI document."""
+    import html
+
+    items = []
+    for path, operations in app.openapi()["paths"].items():
+        for method, op in operations.items():
+            summary = html.escape(op.get("summary") or op.get("description") or "")
+            items.append(f"<li><code>{method.upper()} {html.escape(path)}</code> {summary}</li>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(app.title)} API</title></head><body>"
+        f"<h1>{html.escape(app.title)} {html.escape(app.version)}</h1><p>The OpenAPI document: "
+        f"<a href='/openapi.json'>/openapi.json</a> (install swagger-ui-bundle for Swagger UI here).</p>"
+        f"<ul>{''.join(items)}</ul></body></html>"
+    )
 
 
 def _openapi(app: FastAPI) -> dict:

@@ -122,7 +122,7 @@ def api_error_from(exc: BaseException, settings: ServerSettings) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, OverloadedError):
-        return ApiError(429, f"model is overloaded: {exc}", "overloaded", {"Retry-After": retry_after(exc, settings)})
+        return ApiError(429, str(exc), "overloaded", {"Retry-After": retry_after(exc, settings)})
     if isinstance(exc, TruncationError):
         return ApiError(413, f"input too long and truncation is off: {exc}", "validation")
     if isinstance(exc, SchedulerError):  # closed, or its worker died: nothing here can serve

@@ -91,6 +91,7 @@ class RequestGate:
         scope.setdefault("state", {})
         scope["state"]["request_id"] = rid
         scope["state"]["note"] = note
+        scope, head = self._canonical(scope)
         path = scope.get("path", "")
         route = path if path in self.routes else "other"
         start = time.perf_counter()
@@ -104,6 +105,8 @@ class RequestGate:
                 status = int(message["status"])
                 message = dict(message)
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}  # HEAD: the GET's headers (Content-Length included), no body
             await send(message)
 
         async def answer(exc: ApiError) -> None:
@@ -128,6 +131,7 @@ class RequestGate:
                     await answer(body)
                     return
                 app_receive = _replay(body, receive)
+                scope = _without_encoding(scope)  # the app reads the decoded body
             await self.app(scope, app_receive, send_with_id)
         except asyncio.CancelledError:
             # Only uvicorn cancels a request task: its graceful-shutdown period ran out. Answer (when nothing was sent
@@ -141,21 +145,37 @@ class RequestGate:
                 await answer(ApiError(500, f"internal error ({type(exc).__name__}); see the server log", "backend"))
         finally:
             self.metrics.in_flight.dec()
-            elapsed = time.perf_counter() - start
-            self.metrics.observe_request(route, status, elapsed)
-            client = scope.get("client")
-            logger.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "path": path,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "client": f"{client[0]}:{client[1]}" if client else None,
-                    **note,
-                },
-            )
+            self._log_request(scope, route, status, time.perf_counter() - start, note)
             request_id_var.reset(token)
+
+    def _log_request(self, scope, route: str, status: int, elapsed: float, note: dict[str, Any]) -> None:
+        """The request's metrics and its one JSON access-log line."""
+        self.metrics.observe_request(route, status, elapsed)
+        client = scope.get("client")
+        logger.info(
+            "request",
+            extra={
+                "method": scope.get("method"),
+                "path": scope.get("path", ""),
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "client": f"{client[0]}:{client[1]}" if client else None,
+                **note,
+            },
+        )
+
+    def _canonical(self, scope) -> tuple[dict, bool]:
+        """The scope routed as it is meant: ``POST /rerank/`` as ``/rerank`` (no 307 with an empty body), and HEAD as
+        GET (its body dropped in `send`). Returns (scope, whether the request was HEAD)."""
+        path = scope.get("path", "")
+        changes: dict[str, Any] = {}
+        if len(path) > 1 and path.endswith("/") and path.rstrip("/") in self.routes:
+            changes["path"] = path.rstrip("/")
+            changes["raw_path"] = changes["path"].encode()
+        head = scope.get("method") == "HEAD"
+        if head:
+            changes["method"] = "GET"
+        return ({**scope, **changes} if changes else scope), head
 
     async def _read_body(self, headers: dict[bytes, bytes], receive) -> bytes | ApiError | object:
         limit = self.settings.max_body_bytes
@@ -183,7 +203,37 @@ class RequestGate:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return b"".join(chunks)
+        return _decoded(b"".join(chunks), headers.get(b"content-encoding", b"identity"), limit)
+
+
+def _decoded(body: bytes, encoding: bytes, limit: int) -> bytes | ApiError:
+    """The body under its Content-Encoding: identity or gzip (decoded to at most `limit` bytes: a gzip bomb is a
+    413); any other encoding is a 415."""
+    import zlib
+
+    name = encoding.decode("latin-1").strip().lower()
+    if name in ("", "identity"):
+        return body
+    if name not in ("gzip", "x-gzip"):
+        return ApiError(415, f"Content-Encoding must be gzip or identity, got {name!r}", "validation")
+    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflate.decompress(body, limit + 1)
+    except zlib.error as exc:
+        return ApiError(400, f"the gzip body does not decode: {exc}", "validation")
+    if len(out) > limit:
+        return ApiError(413, f"request body exceeds max_body_bytes={limit} once decoded (gzip)", "validation")
+    if not inflate.eof:
+        return ApiError(400, "the gzip body is truncated", "validation")
+    return out
+
+
+def _without_encoding(scope) -> dict:
+    """The scope with Content-Encoding and Content-Length dropped, as the decoded body no longer matches them."""
+    drop = (b"content-encoding", b"content-length")
+    if not any(k in drop for k, _ in scope.get("headers") or []):
+        return scope
+    return {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in drop]}
 
 
 def _replay(body: bytes, receive):

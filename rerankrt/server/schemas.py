@@ -19,9 +19,21 @@ from rerankrt.server.errors import ApiError
 require("fastapi", purpose="the HTTP server")  # before the imports below: a missing extra is named, not a bare error
 
 from fastapi import Request  # noqa: E402
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema  # noqa: E402
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema  # noqa: E402
 
 _PARSE_INLINE_BYTES = 256 * 1024
+# Every character str.splitlines breaks on: the template's instruction line must stay one line for every reader.
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _single_line(value: str | None) -> str | None:
+    if value is not None and not LINE_BREAKS.isdisjoint(value):
+        brk = next(c for c in value if c in LINE_BREAKS)
+        raise ValueError(f"instruction must be a single line; it holds the line break {brk!r}")
+    return value
+
+
+Instruction = Annotated[str | None, AfterValidator(_single_line)]
 
 
 class _Body(BaseModel):
@@ -78,7 +90,7 @@ class TEIRerankRequest(_Body):
     )
     raw_scores: bool = False
     return_text: bool = False
-    instruction: str | None = Field(None, description="rerankrt extension: the mxbai instruction line")
+    instruction: Instruction = Field(None, description="rerankrt extension: the mxbai instruction line")
     model: str | None = Field(None, description="vLLM / infinity / Cohere: accepted and ignored (one model served)")
     top_n: int | None = Field(None, ge=1, description="vLLM / infinity / Cohere: applied, only the best n come back")
 
@@ -96,7 +108,7 @@ class CohereRerankRequest(_Body):
     max_tokens_per_doc: int | None = Field(
         None, ge=1, description="Cohere v2: cut each document to its first n tokens (/v2/rerank default 4096)"
     )
-    instruction: str | None = Field(None, description="rerankrt extension: the mxbai instruction line")
+    instruction: Instruction = Field(None, description="rerankrt extension: the mxbai instruction line")
     priority: int | None = Field(None, description=f"Cohere v2 / vLLM: {_IGNORED_PRIORITY}")
     rank_fields: list[str] | None = Field(
         None, description="Cohere v1: the object fields ranked on, rendered as YAML 'field: value' lines in this order"

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,17 @@ class Ranked:
     cut: int = 0
 
 
+def served_model_name(reranker) -> str:
+    """The name responses report by default: the manifest's hub id, or a local checkpoint folder's name (never a
+    host path)."""
+    manifest = getattr(reranker, "manifest", None)
+    if manifest is not None:
+        model = manifest.model
+        return Path(model.source).name if model.local_path or Path(model.source).is_absolute() else model.source
+    name = str(dict(reranker.info()).get("model") or "rerankrt")
+    return Path(name).name if Path(name).exists() else name
+
+
 class Serving:
     """A Reranker as the routes see it.
 
@@ -59,8 +71,7 @@ class Serving:
         self.max_sequence_length = int(self.encoder.max_sequence_length)
         self.metrics = ServerMetrics(reranker.stats)
         reranker.add_batch_listener(self.metrics.observe_batch)
-        info = self.info()
-        self.model_name = settings.model_name or str(info.get("model") or "rerankrt")
+        self.model_name = settings.model_name or served_model_name(reranker)
         # mxbai-rerank gives the query at most 3/4 of max_length.
         self.max_query_tokens = settings.max_query_tokens or max(1, int(self.encoder.max_length) * 3 // 4)
 

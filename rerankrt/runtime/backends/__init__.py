@@ -141,7 +141,7 @@ def load_backend(manifest: Manifest, name: str | None = None, **options: Any) ->
     if model_dir is None or not Path(model_dir).is_dir():
         raise ManifestError(
             f"{manifest.path} has no classifier checkpoint for the torch backend; pass model_dir=<checkpoint folder> "
-            'or use backend="onnxruntime"'
+            '(--model-dir on the command line) or use backend="onnxruntime"'
         )
     if not available("torch") or not available("transformers"):
         raise BackendUnavailableError("the torch backend needs torch and transformers: pip install 'rerankrt[build]'")

@@ -34,8 +34,10 @@ async def get_info(request: Request) -> Response:
     """Model, backend, precision, limits and version."""
     serving = serving_of(request)
     settings = serving.settings
+    # The engine's host path is the operator's business, not the client's.
+    info = {k: v for k, v in serving.info().items() if k not in ("engine_dir",)}
     body = {
-        **serving.info(),
+        **info,
         "model": serving.model_name,
         "model_id": serving.model_name,
         "version": __version__,
