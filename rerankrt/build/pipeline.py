@@ -48,6 +48,7 @@ from rerankrt.build.stages import (
     INSTALL_TENSORRT,
     INT8_NAME,
     ONNX_NAME,
+    TRT_ONNX_NAME,
     BuildError,
     BuildPlan,
     Compiled,
@@ -59,10 +60,11 @@ from rerankrt.build.stages import (
     engine_from_graph,
     gate_from_graph,
     int8_onnx_from_onnx,
-    low_precision_graph,
+    estimate_scores_from_module,
     onnx_scores_from_graph,
     pairs_for_build,
     reference_scores_from_checkpoint,
+    trt_graph_for_target,
 )
 from rerankrt.calibration.loop import encode_pairs
 from rerankrt.manifest import Manifest, write_manifest
@@ -178,8 +180,19 @@ def _build(*, timer: _Timer, **args: Any) -> BuildResult:
     graphs = _graphs(plan, timer)
     from rerankrt.build.check import check_graph
 
+    from rerankrt.build.check import GraphCheck, check_trt_graph
+    from rerankrt.build.stages import body_precision
+
     with timer("check"):
         check = check_graph(graphs.shipped, quantized=plan.config.quantized)
+        if graphs.trt_onnx is not None:
+            # The graph TensorRT compiles: the same structure, plus the tensor types the engine will run in.
+            trt = check_trt_graph(graphs.trt_onnx, body=body_precision(plan.config), quantized=plan.config.quantized)
+            check = GraphCheck(
+                passed=check.passed and trt.passed,
+                details={**check.details, "tensorrt_graph": trt.details},
+                failures=[*check.failures, *(f"TensorRT graph: {f}" for f in trt.failures)],
+            )
         (plan.work / "check.json").write_text(json.dumps(check.as_dict(), indent=2) + "\n")
     if not check.passed:
         raise BuildError(
@@ -260,18 +273,31 @@ def _graphs(plan: BuildPlan, timer: _Timer) -> Graphs:
     with timer("export_fp32"):
         fp32_onnx = onnx_from_checkpoint(classifier, plan.work / "model.fp32.onnx")
     graphs = Graphs(classifier=classifier, fp32_onnx=fp32_onnx, shipped=fp32_onnx)
+    encoded = encode_pairs(plan.cal_pairs or plan.held_pairs, plan.encoder)
     if plan.config.quantized:
         from rerankrt.build import quantize
 
+        keep: dict = {}
         with timer("quantize_fp8"):
             graphs.shipped, graphs.quant_info = quantize.fp8_onnx(
                 route=plan.config.quantization_route,
                 classifier_dir=classifier,
                 fp32_onnx=fp32_onnx,
                 out_path=plan.work / "model.fp8.onnx",
-                encoded=encode_pairs(plan.cal_pairs, plan.encoder),
+                encoded=encoded,
                 pad_id=plan.encoder.pad_id,
                 batch_tokens=plan.config.calibration_batch_tokens,
+                keep=keep,
+            )
+        graphs.scorer = keep.get("module")
+    elif plan.config.is_tensorrt:
+        from rerankrt.build.export import load_classifier, scorer_module
+
+        graphs.scorer = scorer_module(load_classifier(classifier))
+    if plan.config.is_tensorrt:
+        with timer("tensorrt_graph"):
+            graphs.trt_onnx, graphs.trt_info = trt_graph_for_target(
+                graphs.shipped, plan.work, encoded, plan.encoder.pad_id, plan.config
             )
     return graphs
 
@@ -302,6 +328,13 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
             graphs.shipped, reference, held_encoded, groups, encoder.pad_id, config, label
         )
     extra: dict[str, GateResult] = {}
+    estimate, estimate_label = None, ""
+    if graphs.scorer is not None:
+        body = "BF16 body around FP8 fake quantization" if config.quantized else "BF16 body"
+        estimate_label = f"estimate of the engine's numerics: torch, {body}, float32 norm and head (CPU)"
+        with timer("estimate"):
+            est = estimate_scores_from_module(graphs.scorer, held_encoded, encoder.pad_id, config)
+        estimate = gate_from_metrics(metrics_from_scores(reference, est, groups), config.gate)
     if config.gpu == "cpu" and config.int8_cpu:
         with timer("int8"):
             int8_path = int8_onnx_from_onnx(graphs.fp32_onnx, plan.work / INT8_NAME)
@@ -315,6 +348,7 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
         "model": plan.model,
         "calibration": plan.data_info,
         "quantization": graphs.quant_info,
+        "tensorrt_graph": graphs.trt_info,
         "check": check,
         "timings_s": timer.timings,
     }
@@ -327,6 +361,7 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
         label=label,
         meta=meta,
         extra_gates=extra,
+        estimate=(estimate_label, estimate) if estimate is not None else None,
     )
     if not gate.passed:
         raise BuildError(
@@ -338,7 +373,16 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
             check=check,
         )
     int8_ok = all(g.passed for g in extra.values()) and bool(extra)
-    gated = Gated(gate=gate, graph=graph, precision=precision, label=label, extra=extra, int8_ok=int8_ok)
+    gated = Gated(
+        gate=gate,
+        graph=graph,
+        precision=precision,
+        label=label,
+        extra=extra,
+        int8_ok=int8_ok,
+        estimate=estimate,
+        estimate_label=estimate_label,
+    )
     return gated, held_encoded
 
 
@@ -358,14 +402,10 @@ def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer,
     if ok:
         from rerankrt.build import compile as trt_compile
 
-        if config.precision in ("bf16", "fp16"):
-            compiled.quant_info = low_precision_graph(
-                graphs.fp32_onnx, plan.work, plan.out, held_encoded, plan.encoder.pad_id, config
-            )
         try:
             with timer("compile"):
                 compiled.engine_info = engine_from_graph(
-                    plan.out / ONNX_NAME, plan.out / ENGINE_NAME, config, plan.work / "timing.cache"
+                    plan.out / TRT_ONNX_NAME, plan.out / ENGINE_NAME, config, plan.work / "timing.cache"
                 )
         except trt_compile.TensorRTUnavailable as exc:
             ok, why = False, str(exc)
@@ -388,8 +428,12 @@ def _summary_message(plan: BuildPlan, gated: Gated, compiled: Compiled) -> str:
         f"gate passed on the {gated.label}: spearman {m['spearman']:.4f}, top1 {m['top1']:.3f}, "
         f"max |err| {m['max_abs_error']:.4g}"
     )
-    if config.precision in ("bf16", "fp16"):
-        summary += f"; the {config.precision.upper()} engine's own rounding is not gated"
+    if gated.estimate is not None:
+        e = gated.estimate.metrics
+        summary += (
+            f"; CPU estimate of the {config.precision.upper()} engine's numerics: spearman {e['spearman']:.4f}, "
+            f"max |err| {e['max_abs_error']:.4g}"
+        )
     if compiled.missing:
         hint = "" if "pip install" in compiled.missing else f" To compile, {INSTALL_TENSORRT}."
         return (
