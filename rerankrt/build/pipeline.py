@@ -47,7 +47,6 @@ from rerankrt.build.stages import (
     EXIT_OK,
     INSTALL_TENSORRT,
     INT8_NAME,
-    ONNX_NAME,
     TRT_ONNX_NAME,
     BuildError,
     BuildPlan,
@@ -58,9 +57,9 @@ from rerankrt.build.stages import (
     config_from_args,
     encoder_for_build,
     engine_from_graph,
+    estimate_scores_from_module,
     gate_from_graph,
     int8_onnx_from_onnx,
-    estimate_scores_from_module,
     onnx_scores_from_graph,
     pairs_for_build,
     reference_scores_from_checkpoint,
@@ -178,9 +177,7 @@ def build(
 def _build(*, timer: _Timer, **args: Any) -> BuildResult:
     plan = _plan(timer=timer, **args)
     graphs = _graphs(plan, timer)
-    from rerankrt.build.check import check_graph
-
-    from rerankrt.build.check import GraphCheck, check_trt_graph
+    from rerankrt.build.check import GraphCheck, check_graph, check_trt_graph
     from rerankrt.build.stages import body_precision
 
     with timer("check"):
