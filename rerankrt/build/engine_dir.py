@@ -112,6 +112,7 @@ def manifest_from_build(
         details={
             "quantization": compiled.quant_info,
             "tensorrt_graph": graphs.trt_info,
+            "memory": plan.memory,
             "checks": checks,
             "tensorrt": engine,
             "timings_s": timings,

@@ -242,6 +242,12 @@ def _plan(
         except (FileNotFoundError, ValueError) as exc:
             raise BuildError(f"model {model!r}: {exc}", EXIT_CONFIG) from exc
         encoder = encoder_for_build(source_path, template, config)
+    memory = None
+    if config.is_tensorrt:
+        from rerankrt.build.memory import ModelShape, check_memory
+
+        # Refused here, before any work: weights + every profile's activations + workspace on the planned card.
+        memory = check_memory(config, ModelShape.from_checkpoint(source_path)).as_dict()
     work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
     clear_outputs(out)
@@ -258,6 +264,7 @@ def _plan(
         cal_pairs=cal_pairs,
         held_pairs=held_pairs,
         data_info=data_info,
+        memory=memory,
     )
 
 

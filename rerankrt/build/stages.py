@@ -359,6 +359,7 @@ class BuildPlan:
     cal_pairs: list
     held_pairs: list
     data_info: dict[str, Any]
+    memory: dict[str, Any] | None = None  # rerankrt.build.memory's estimate (TensorRT targets)
 
 
 @dataclass
