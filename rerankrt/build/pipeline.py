@@ -45,6 +45,7 @@ from rerankrt.build.stages import (
     EXIT_GATE,
     EXIT_NO_TENSORRT,
     EXIT_OK,
+    EXIT_TACTICS,
     INSTALL_TENSORRT,
     INT8_NAME,
     TRT_ONNX_NAME,
@@ -411,6 +412,7 @@ def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer,
                 compiled.engine_info = engine_from_graph(
                     plan.out / TRT_ONNX_NAME, plan.out / ENGINE_NAME, config, plan.work / "timing.cache"
                 )
+            _verify_engine(plan, compiled.engine_info)
         except trt_compile.TensorRTUnavailable as exc:
             ok, why = False, str(exc)
         except trt_compile.CompileError as exc:
@@ -423,6 +425,35 @@ def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer,
             "served by onnxruntime on the CPU for checking; rebuild on the target GPU for engine.plan"
         )
     return compiled
+
+
+def _verify_engine(plan: BuildPlan, engine_info: dict[str, Any]) -> None:
+    """The built engine's layers -> report.md's layer table and a verdict; a miss fails the build (exit 6).
+
+    Also puts TensorRT's own per-profile memory beside the plan's estimate in the engine record.
+    """
+    from rerankrt.build import tactics
+    from rerankrt.build.report import append_layer_table
+
+    info = (plan.out / engine_info["layers_json"]).read_text()
+    names, layers = tactics.body_linear_names(plan.out / TRT_ONNX_NAME)
+    verdict = tactics.verdict_from_layers(
+        info, body_linears=names, transformer_layers=layers, fp8=plan.config.quantized
+    )
+    append_layer_table(plan.out, tactics.layer_rows(info), verdict.as_dict())
+    engine_info["tactics"] = verdict.as_dict()
+    if plan.memory is not None:
+        engine_info["memory_vs_estimate"] = [
+            {"max": row["max"], "estimate_bytes": row["fused_bytes"], "tensorrt_bytes": actual}
+            for row, actual in zip(plan.memory["profiles"], engine_info.get("device_memory_per_profile", []))
+        ]
+    if not verdict.passed:
+        raise BuildError(
+            "the TensorRT engine does not run at the target's precision: "
+            + "; ".join(verdict.failures)
+            + f". See the layer table in {plan.out / 'report.md'}",
+            EXIT_TACTICS,
+        )
 
 
 def _summary_message(plan: BuildPlan, gated: Gated, compiled: Compiled) -> str:
@@ -457,6 +488,7 @@ __all__ = [
     "EXIT_GATE",
     "EXIT_NO_TENSORRT",
     "EXIT_OK",
+    "EXIT_TACTICS",
     "BuildError",
     "BuildResult",
     "build",
