@@ -169,7 +169,8 @@ def check_memory(config: BuildConfig, shape: ModelShape) -> MemoryPlan:
         activations = plan.total_bytes - plan.weights_bytes - plan.workspace_bytes
         raise ConfigError(
             f"{config.gpu}: the engine needs about {_gib(plan.total_bytes)} (weights {_gib(plan.weights_bytes)}, "
-            f"{len(plan.profiles)} profiles' activations {_gib(activations)}, workspace {_gib(plan.workspace_bytes)}) but gpu_memory_bytes={config.gpu_memory_bytes} leaves "
+            f"{len(plan.profiles)} profiles' activations {_gib(activations)}, workspace "
+            f"{_gib(plan.workspace_bytes)}) but gpu_memory_bytes={config.gpu_memory_bytes} leaves "
             f"{_gib(plan.usable_bytes or 0)} usable; lower max_num_tokens (the largest profile, max "
             f"{worst['max']}, needs {_gib(worst['fused_bytes'])}) or workspace_bytes"
         )

@@ -445,7 +445,9 @@ def _verify_engine(plan: BuildPlan, engine_info: dict[str, Any]) -> None:
     if plan.memory is not None:
         engine_info["memory_vs_estimate"] = [
             {"max": row["max"], "estimate_bytes": row["fused_bytes"], "tensorrt_bytes": actual}
-            for row, actual in zip(plan.memory["profiles"], engine_info.get("device_memory_per_profile", []))
+            for row, actual in zip(
+                plan.memory["profiles"], engine_info.get("device_memory_per_profile", []), strict=False
+            )
         ]
     if not verdict.passed:
         raise BuildError(
