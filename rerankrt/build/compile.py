@@ -13,7 +13,11 @@ deprecated since 10.12 and removed in 11, where every network is strongly typed.
   built in float32.
 - ``fp32``: a graph without FP8/BF16/FP16 tensors.
 
-The precision is checked on the parsed network's tensor types before the (long) build starts.
+The precision is checked on the parsed network's tensor types before the (long) build starts. The build runs with
+``ProfilingVerbosity.DETAILED`` and writes the engine inspector's layer information beside the engine
+(``layers.json``) with TensorRT's activation memory per profile (``get_device_memory_size_for_profile_v2``), for
+`rerankrt.build.tactics` and the memory plan. All of this is written from NVIDIA's documentation and has not been
+executed on a GPU from this repository yet.
 """
 
 from __future__ import annotations

@@ -8,15 +8,21 @@ stage leaves the earlier artifacts intact and each can be rerun alone::
     classifier     1-logit classifier folder            <work>/classifier/  (rerankrt.models.ensure_classifier1)
     fp32 graph     float32 ONNX                         <work>/model.fp32.onnx (export.onnx_from_checkpoint)
     fp8 graph      ModelOpt FP8 Q/DQ ONNX               <work>/model.fp8.onnx  (quantize.fp8_onnx_from_checkpoint)
-    check          structure of the shipped graph       <work>/check.json      (check.check_graph)
+    tensorrt graph BF16 body (FP8 Q/DQ kept), fp32 tail <work>/model.trt.onnx  (precision.trt_graph_from_twin)
+    check          structure + the TensorRT graph's types <work>/check.json    (check.check_graph, check_trt_graph)
     gate + report  held-out scores vs float32 reference <out>/report.*         (gate, report)
     package        graph, tokenizer (, INT8 graph)      <out>/model.onnx ...   (engine_dir.package_engine_dir)
-    compile        TensorRT engine                      <out>/engine.plan      (compile.engine_from_onnx)
+    compile        TensorRT engine from model.trt.onnx  <out>/engine.plan      (compile.engine_from_onnx)
+    tactics        FP8 GEMMs and fused attention present <out>/layers.json    (tactics.verdict_from_layers)
     manifest       the contract with the runtime        <out>/manifest.json    (engine_dir, rerankrt.manifest)
 
-The gate scores the graph this stage has, and the manifest and the message name it: the FP8 Q/DQ graph for FP8
-targets, the float32 graph for every other target (onnxruntime has no BF16/FP16 kernels on the CPU, so a BF16 or FP16
-engine's own rounding is not gated). The stage functions live in `rerankrt.build.stages`; this module runs them.
+Which graph goes where: TensorRT targets write two graphs of one network. ``model.trt.onnx`` (BF16 body around the
+FP8 GEMMs, float32 final norm and head) is what TensorRT compiles; ``model.onnx`` is its float32-remainder twin
+(the FP8 Q/DQ graph, or the float32 graph for BF16 targets), which onnxruntime runs: the gate scores it (onnxruntime
+has no BF16 kernels on the CPU) and a directory without engine.plan serves it. Beside the gate, a CPU estimate of the
+engine's numerics (torch, BF16 body, FP8 fake quantization) is scored and reported (informational). Before any
+work, the memory plan (`rerankrt.build.memory`) refuses profiles that cannot fit the target card. The stage
+functions live in `rerankrt.build.stages`; this module runs them.
 
 The manifest is written last: a directory without one is not an engine directory, so a failed build is never
 served. Exit codes: 0 success, 2 configuration or data error, 3 TensorRT or a CUDA GPU missing (the directory
