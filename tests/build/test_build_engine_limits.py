@@ -205,9 +205,10 @@ def test_fp8_build_writes_a_bf16_body_graph_for_tensorrt(fp8_engine_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("gpu", ["h100", "a100"])
-def test_half_billion_width_graph_types(gpu, tmp_path_factory):
-    """0.5B widths (896/4864, 14/2 heads), one layer: the same typed graph at real widths, FP8 and BF16."""
+def test_half_billion_width_graph_types(tmp_path_factory):
+    """0.5B widths (896/4864, 14/2 heads, the real 151936-token vocabulary), one layer: the typed FP8 graph at real
+    widths. About 3 minutes on 2 busy cores (quantize 60 s, AutoCast 63 s, export 19 s): hence slow."""
+    gpu = "h100"
     from rerankrt.build.check import check_trt_graph
     from rerankrt.models import write_tiny_model
 
@@ -230,7 +231,7 @@ def test_half_billion_width_graph_types(gpu, tmp_path_factory):
         },
     )
     assert result.exit_code == 0, result.message
-    typed = check_trt_graph(out / "model.trt.onnx", body="bf16", quantized=gpu == "h100")
+    typed = check_trt_graph(out / "model.trt.onnx", body="bf16", quantized=True)
     assert typed.passed, typed.failures
     assert typed.details["types"]["body_linears"] == 7 and typed.details["types"]["softmax"] == 1
     assert read_manifest(out).gate.estimate is not None
