@@ -190,15 +190,18 @@ class Artifacts:
     """The files the backends load, as paths relative to the engine directory (each hashed in `Manifest.files`).
 
     Attributes:
-        onnx: The graph onnxruntime serves and engine.plan was compiled from.
+        onnx: The graph onnxruntime serves (on TensorRT targets the float32-remainder twin of `onnx_tensorrt`).
         engine: The TensorRT engine (TensorRT targets that compiled one).
         onnx_int8: The INT8 dynamic graph (the CPU target with int8_cpu).
+        onnx_tensorrt: The BF16/FP16-body graph engine.plan is compiled from (TensorRT targets); `onnx` is then
+            its float32-remainder twin, which onnxruntime runs.
         checkpoint: A classifier checkpoint folder (the torch backend).
     """
 
     onnx: str | None = None
     engine: str | None = None
     onnx_int8: str | None = None
+    onnx_tensorrt: str | None = None
     checkpoint: str | None = None
 
     def __post_init__(self) -> None:
@@ -250,6 +253,9 @@ class Gate:
         metrics: The measured metrics.
         thresholds: The thresholds applied.
         extra: Other graphs gated (the INT8 CPU graph), by label -> {passed, metrics, thresholds, failures}.
+        estimate: TensorRT targets: the CPU estimate of the engine's own numerics (torch, BF16 body, FP8 fake
+            quantization), {label, passed, metrics, thresholds, failures}; informational, never fails a build.
+            None elsewhere.
     """
 
     graph: str
@@ -258,9 +264,15 @@ class Gate:
     metrics: Mapping[str, Any]
     thresholds: Mapping[str, float]
     extra: Mapping[str, Any] = field(default_factory=dict)
+    estimate: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_str("gate.graph", self.graph)
+        if self.estimate is not None:
+            estimate = as_mapping("gate.estimate", self.estimate)
+            if not isinstance(estimate.get("metrics"), Mapping):
+                raise ValueError("gate.estimate must hold the estimate's metrics")
+            object.__setattr__(self, "estimate", estimate)
         check_str("gate.precision", self.precision, choices=PRECISIONS)
         if not isinstance(self.passed, bool):
             raise ValueError(f"gate.passed must be true or false, got {self.passed!r}")

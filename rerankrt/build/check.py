@@ -16,6 +16,7 @@ required: ModelOpt's FP8 recipe quantizes linear layers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,91 @@ def check_graph(onnx_path: str | Path, *, quantized: bool) -> GraphCheck:
     """An ONNX file -> `GraphCheck`, reading the graph without its weights' external data."""
     onnx = require("onnx", purpose="graph checks")
     return check_model(onnx.load(str(onnx_path), load_external_data=False), quantized=quantized)
+
+
+# -- the TensorRT graph's tensor types -------------------------------------------------------------------------
+
+RESIDUAL_ADD = re.compile(r"^/body/layers\.\d+/Add(_1)?$")
+NORM_OUTPUT = re.compile(r"^/body/layers\.\d+/(input|post_attention)_layernorm/Mul_1$")
+FINAL_NORM = "/body/norm/"
+
+
+def _tensor_types(model) -> dict[str, int]:
+    """Every tensor's element type, by ONNX type inference over the graph (weights need not be loaded)."""
+    onnx = require("onnx", purpose="graph checks")
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    graph = inferred.graph
+    types = {v.name: v.type.tensor_type.elem_type for v in (*graph.value_info, *graph.input, *graph.output)}
+    types.update({t.name: t.data_type for t in graph.initializer})
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    types[node.output[0]] = attr.t.data_type
+    return types
+
+
+def check_tensor_types(model, *, body: str, quantized: bool) -> GraphCheck:
+    """The TensorRT graph's types -> `GraphCheck`: a strongly typed engine runs in exactly these types.
+
+    Rules: attention (both activation MatMuls, Softmax), each RMSNorm's output, the residual adds and every body
+    linear's output are `body` ("bf16"/"fp16"); on FP8 graphs each body linear reads FP8 DequantizeLinears whose
+    outputs are `body`; the final norm and the score head are float32.
+    """
+    onnx = require("onnx", purpose="graph checks")
+    want = {"bf16": onnx.TensorProto.BFLOAT16, "fp16": onnx.TensorProto.FLOAT16}[body]
+    fp32 = onnx.TensorProto.FLOAT
+    g = Graph(model)
+    types = _tensor_types(model)
+    head = g.head()
+    name = onnx.TensorProto.DataType.Name
+    failures: list[str] = []
+    counts = {"softmax": 0, "norm_outputs": 0, "residual_adds": 0, "body_linears": 0, "attention_matmuls": 0}
+
+    def expect(node, kind: str, dtype: int, tensors: list[str]) -> None:
+        got = [types.get(t, 0) for t in tensors]
+        if any(t != dtype for t in got):
+            failures.append(f"{kind} {node.name!r}: {[name(t) for t in got]}, expected {name(dtype)}")
+
+    for node in g.graph.node:
+        if node.op_type == "Softmax":
+            counts["softmax"] += 1
+            expect(node, "Softmax", want, [*node.input[:1], *node.output])
+        elif NORM_OUTPUT.match(node.name):
+            counts["norm_outputs"] += 1
+            expect(node, "RMSNorm output", want, list(node.output))
+        elif RESIDUAL_ADD.match(node.name):
+            counts["residual_adds"] += 1
+            expect(node, "residual Add", want, [*node.input[:2], *node.output])
+        elif node.name.startswith(FINAL_NORM) and node.op_type != "Constant":
+            floats = [t for t in (*node.input, *node.output) if types.get(t) in (fp32, want)]
+            expect(node, "final norm", fp32, floats)
+        elif node.op_type in LINEAR_OPS and node is head:
+            expect(node, "score head", fp32, [*node.input[:2], *node.output])
+        elif node.op_type in LINEAR_OPS and g.weight_of(node)[0] is not None:
+            counts["body_linears"] += 1
+            expect(node, "body linear", want, [*node.input[:2], *node.output])
+            if quantized and not all(g.is_fp8_dq(g.producer.get(i)) for i in node.input[:2]):
+                failures.append(f"body linear {node.name!r} is not fed by an FP8 DequantizeLinear on both inputs")
+        elif node.op_type in LINEAR_OPS:
+            counts["attention_matmuls"] += 1
+            expect(node, "attention MatMul", want, [*node.input[:2], *node.output])
+    for kind in ("softmax", "norm_outputs", "residual_adds", "body_linears"):
+        if not counts[kind]:
+            failures.append(f"no {kind.replace('_', ' ')} found: the graph does not look like the exported body")
+    if head is None:
+        failures.append("no score head found")
+    return GraphCheck(passed=not failures, details={"body": body, **counts}, failures=failures)
+
+
+def check_trt_graph(onnx_path: str | Path, *, body: str, quantized: bool) -> GraphCheck:
+    """The TensorRT graph file -> structural check (as `check_model`) plus its tensor types, in one verdict."""
+    onnx = require("onnx", purpose="graph checks")
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    structure = check_model(model, quantized=quantized)
+    typed = check_tensor_types(model, body=body, quantized=quantized)
+    return GraphCheck(
+        passed=structure.passed and typed.passed,
+        details={**structure.details, "types": typed.details},
+        failures=[*structure.failures, *typed.failures],
+    )

@@ -13,7 +13,11 @@ deprecated since 10.12 and removed in 11, where every network is strongly typed.
   built in float32.
 - ``fp32``: a graph without FP8/BF16/FP16 tensors.
 
-The precision is checked on the parsed network's tensor types before the (long) build starts.
+The precision is checked on the parsed network's tensor types before the (long) build starts. The build runs with
+``ProfilingVerbosity.DETAILED`` and writes the engine inspector's layer information beside the engine
+(``layers.json``) with TensorRT's activation memory per profile (``get_device_memory_size_for_profile_v2``), for
+`rerankrt.build.tactics` and the memory plan. All of this is written from NVIDIA's documentation and has not been
+executed on a GPU from this repository yet.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
 from rerankrt.runtime.cuda import compute_capability, device_name, set_device
 
 PRECISIONS = ("fp8", "bf16", "fp16", "fp32")
+LAYERS_NAME = "layers.json"  # the engine inspector's layer information, beside engine.plan
 # Oldest GPU generation with tensor-core kernels for each reduced precision (FP8: Ada/Hopper, BF16: Ampere).
 MIN_COMPUTE_CAPABILITY = {"fp8": (8, 9), "bf16": (8, 0)}
 _REDUCED = (("FP8", "fp8"), ("BF16", "bf16"), ("HALF", "fp16"))
@@ -179,7 +184,17 @@ def engine_from_onnx(
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomic(cache_path, config.get_timing_cache().serialize())
         log(f"saved timing cache {cache_path}")
+    from rerankrt.build.tactics import layer_information
+
+    layers_json, engine = layer_information(serialized, trt)
+    layers_path = engine_path.with_name(LAYERS_NAME)
+    layers_path.write_text(layers_json)
+    # TensorRT's own activation size per profile, for the memory plan's comparison (rerankrt.build.memory).
+    device_memory = [int(engine.get_device_memory_size_for_profile_v2(k)) for k in range(len(options.profiles))]
+    log(f"wrote {layers_path}; device memory per profile: {device_memory}")
     return {
+        "layers_json": LAYERS_NAME,
+        "device_memory_per_profile": device_memory,
         "tensorrt_version": trt.__version__,
         "compute_capability": list(cc),
         "device": gpu,
@@ -254,6 +269,9 @@ def _builder_config(trt, builder, options: CompileOptions, log: Callable[[str], 
     # No cross-generation compatibility: tactics are chosen for this GPU, and the runtime checks the manifest's
     # compute capability against the GPU it loads on.
     config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.NONE
+    # DETAILED keeps each layer's fused ONNX node names, types and tactic in the engine, so the build can check
+    # that the body's GEMMs are FP8 and attention fused (rerankrt.build.tactics). Costs a few KB in engine.plan.
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
     for p in options.profiles:
         profile = builder.create_optimization_profile()
         for name in ONNX_INPUTS:

@@ -8,6 +8,7 @@ workspace, builder optimization level, calibration sizes and accuracy-gate thres
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,62 @@ GPU_NAMES = {"h100": "H100", "l4": "L4", "a100": "A100", "cpu": "CPU"}
 
 class ConfigError(ValueError):
     """A build configuration that cannot work; the message says what to change."""
+
+
+PROFILE_LADDER = "ladder"  # profiles: ladder -> computed from the limits by `profile_ladder`
+DEFAULT_PROFILE_FILL = 0.75
+
+
+def profile_ladder(
+    max_batch_size: int, max_seq_len: int, max_num_tokens: int, *, fill: float = DEFAULT_PROFILE_FILL
+) -> tuple[Profile, ...]:
+    """Limits -> optimization profiles whose rows x padded length reach `fill` of max_num_tokens at every length.
+
+    Rungs from max_seq_len down: a rung at padded length ``top`` allows ``rows = min(max_batch_size,
+    max_num_tokens // top)`` rows, which fill the budget down to ``ceil(fill * max_num_tokens / rows)``; the next
+    rung starts just below that, rounded up to a multiple of 8 (overlapping rungs are harmless: the runtime takes
+    the profile with the most rows at a length). The ladder stops at the first rung that allows max_batch_size
+    rows: below it the batch, not the budget, is the limit. Each profile spans [1, 1] .. [rows, top] and is
+    tuned (opt) for its full-budget batch.
+    """
+    if min(max_batch_size, max_seq_len, max_num_tokens) < 1:
+        raise ConfigError("profile_ladder needs positive limits")
+    rungs: list[tuple[int, int]] = []
+    top = max_seq_len
+    while top >= 1:
+        rows = min(max_batch_size, max_num_tokens // top)
+        if rows < 1:
+            raise ConfigError(f"max_num_tokens={max_num_tokens} cannot hold one row of {top} tokens")
+        rungs.append((rows, top))
+        if rows == max_batch_size:
+            break
+        low = math.ceil(fill * max_num_tokens / rows)  # shortest length this rung still fills
+        below = min(top - 1, math.ceil((low - 1) / 8) * 8)
+        if below < 1:
+            break
+        top = below
+    return tuple(Profile(min=(1, 1), opt=(rows, top), max=(rows, top)) for rows, top in rungs)
+
+
+def rows_at(profiles: tuple[Profile, ...], seq: int, *, max_batch_size: int, max_num_tokens: int) -> int:
+    """Most rows one call holds at padded length `seq`: the limits, and a profile that holds the batch whole
+    (the TensorRT backend's `max_rows`)."""
+    fitting = [p.max[0] for p in profiles if p.min[1] <= seq <= p.max[1]]
+    return min(max_batch_size, max_num_tokens // max(seq, 1), max(fitting, default=0))
+
+
+def worst_profile_fill(
+    profiles: tuple[Profile, ...], *, max_batch_size: int, max_seq_len: int, max_num_tokens: int
+) -> tuple[float, int]:
+    """(lowest budget fill, the padded length where it occurs) over every length 1..max_seq_len; a length that
+    reaches max_batch_size rows counts as full."""
+    worst, where = 1.0, 0
+    for seq in range(1, max_seq_len + 1):
+        rows = rows_at(profiles, seq, max_batch_size=max_batch_size, max_num_tokens=max_num_tokens)
+        fill = 1.0 if rows >= max_batch_size else rows * seq / max_num_tokens
+        if fill < worst:
+            worst, where = fill, seq
+    return worst, where
 
 
 def parse_capability(value: str | float | tuple | None) -> tuple[int, int] | None:
@@ -101,6 +158,12 @@ class BuildConfig:
         max_heldout_pairs: Gate on at most this many held-out pairs, whole queries kept (None: all).
         int8_cpu: CPU target only: also write and gate an INT8 dynamic-quantized graph.
         int8_gate: Thresholds for that INT8 graph (required with int8_cpu).
+        min_profile_fill: TensorRT targets: at every padded length up to max_seq_len, the rows some profile
+            holds times the length must reach this fraction of max_num_tokens (or max_batch_size rows).
+            ``profiles: ladder`` computes profiles that do (`profile_ladder`). 0 turns the check off.
+        gpu_memory_bytes: TensorRT targets: the device memory the build plans for (the smallest card of the
+            target: L4 24 GB, H100 80 GB, A100 40 GB); a config whose estimate exceeds it is refused
+            (`rerankrt.build.memory`). None: not planned.
         description: One line for the manifest and logs.
         source: The file the config came from.
     """
@@ -125,6 +188,8 @@ class BuildConfig:
     max_heldout_pairs: int | None = None
     int8_cpu: bool = False
     int8_gate: GateThresholds | None = None
+    min_profile_fill: float = DEFAULT_PROFILE_FILL
+    gpu_memory_bytes: int | None = None
     description: str = ""
     source: str = ""
 
@@ -201,6 +266,28 @@ class BuildConfig:
             raise ConfigError(f"no profile reaches max_batch_size={self.max_batch_size}; extend a profile's max batch")
         if min(p.min[1] for p in self.profiles) != 1 or min(p.min[0] for p in self.profiles) != 1:
             raise ConfigError("profiles must reach down to batch 1 and seq 1 (min [1, 1])")
+        if not 0.0 <= float(self.min_profile_fill) <= 1.0:
+            raise ConfigError(f"min_profile_fill must lie in [0, 1], got {self.min_profile_fill}")
+        if self.gpu_memory_bytes is not None and int(self.gpu_memory_bytes) < 1 << 30:
+            raise ConfigError(f"gpu_memory_bytes must be at least 1 GiB or null, got {self.gpu_memory_bytes}")
+        worst, seq = worst_profile_fill(
+            self.profiles,
+            max_batch_size=self.max_batch_size,
+            max_seq_len=self.max_seq_len,
+            max_num_tokens=self.max_num_tokens,
+        )
+        if worst < self.min_profile_fill:
+            rows = rows_at(self.profiles, seq, max_batch_size=self.max_batch_size, max_num_tokens=self.max_num_tokens)
+            raise ConfigError(
+                f"{self.gpu}: at padded length {seq} the profiles hold {rows} rows, {rows * seq} of "
+                f"max_num_tokens={self.max_num_tokens} ({worst:.0%} < min_profile_fill={self.min_profile_fill:g}); "
+                + (
+                    f"use profiles: {PROFILE_LADDER} (computed from the limits) or add rungs"
+                    if (rows + 1) * seq <= self.max_num_tokens
+                    else f"no profiles can: {rows} rows just above max_num_tokens/{rows + 1} fill {rows}/{rows + 1}; "
+                    f"raise max_num_tokens to at least 3 x max_seq_len = {3 * self.max_seq_len}"
+                )
+            )
 
     @property
     def is_tensorrt(self) -> bool:
@@ -253,8 +340,24 @@ def config_from_dict(data: dict[str, Any], *, source: str = "") -> BuildConfig:
     except TypeError as exc:
         raise ConfigError(f"{source or 'config'}: gate: {exc}") from None
     profiles = data.get("profiles") or []
+    if profiles == PROFILE_LADDER:
+        try:
+            data["profiles"] = profile_ladder(
+                int(data["max_batch_size"]),
+                int(data["max_seq_len"]),
+                int(data["max_num_tokens"]),
+                fill=float(data.get("min_profile_fill", DEFAULT_PROFILE_FILL)),
+            )
+        except KeyError as exc:
+            raise ConfigError(f"{source or 'config'}: profiles: {PROFILE_LADDER} needs the limits: {exc}") from None
+        except (TypeError, ValueError):
+            data["profiles"] = ()  # invalid limits: BuildConfig names the field
+        profiles = []
+    elif isinstance(profiles, str):
+        raise ConfigError(f"{source or 'config'}: profiles must be a list or {PROFILE_LADDER!r}, got {profiles!r}")
     try:
-        data["profiles"] = tuple(Profile.from_dict(p) for p in profiles)
+        if not isinstance(data.get("profiles"), tuple):
+            data["profiles"] = tuple(Profile.from_dict(p) for p in profiles)
     except ValueError as exc:
         raise ConfigError(f"{source or 'config'}: profiles: {exc}") from None
     if isinstance(data.get("int8_gate"), dict):

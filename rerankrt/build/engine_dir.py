@@ -12,6 +12,7 @@ from rerankrt.build.stages import (
     ENGINE_NAME,
     INT8_NAME,
     ONNX_NAME,
+    TRT_ONNX_NAME,
     BuildPlan,
     Compiled,
     Gated,
@@ -36,19 +37,18 @@ from rerankrt.models import copy_tokenizer_files
 def package_engine_dir(plan: BuildPlan, graphs: Graphs, gated: Gated) -> None:
     """The engine directory's graph, tokenizer and (when it passed its gate) INT8 graph."""
     copy_onnx(graphs.shipped, plan.out / ONNX_NAME)
+    if graphs.trt_onnx is not None:
+        copy_onnx(graphs.trt_onnx, plan.out / TRT_ONNX_NAME)
     copy_tokenizer_files(graphs.classifier, plan.out / TOKENIZER_DIR)
     if gated.int8_ok:
         shutil.copyfile(plan.work / INT8_NAME, plan.out / INT8_NAME)
 
 
 def shipped_graph_precision(config: BuildConfig, compiled: Compiled) -> str:
-    """The precision of the shipped model.onnx: FP8 Q/DQ, the AutoCast BF16/FP16 graph an engine was compiled
-    from, or float32."""
-    if config.quantized:
-        return "fp8"
-    if compiled.engine_info is not None and config.precision in ("bf16", "fp16"):
-        return config.precision
-    return "fp32"
+    """The precision of model.onnx, the twin onnxruntime runs: FP8 Q/DQ with a float32 remainder, or float32.
+    (The BF16-body graph TensorRT compiles is model.trt.onnx, `Artifacts.onnx_tensorrt`.)"""
+    del compiled  # model.onnx no longer changes with the compile
+    return "fp8" if config.quantized else "fp32"
 
 
 def manifest_from_build(
@@ -59,10 +59,11 @@ def manifest_from_build(
     notes = list(compiled.notes)
     if config.gpu == "cpu" and config.int8_cpu and not gated.int8_ok:
         notes.append("the INT8 graph missed the accuracy gate and was not shipped (see report.md)")
-    if config.precision in ("bf16", "fp16"):
+    if config.is_tensorrt:
         notes.append(
-            f"the accuracy gate ran on the float32 graph ({gated.graph}): onnxruntime on the CPU has no "
-            f"{config.precision.upper()} kernels, so the engine's own rounding is not gated here"
+            f"TensorRT compiles {TRT_ONNX_NAME} (BF16/FP16 body); the accuracy gate ran on its float32-remainder "
+            f"twin {ONNX_NAME} in onnxruntime (no BF16 kernels on the CPU); gate.estimate is a CPU estimate of "
+            "the engine's own numerics"
         )
     return Manifest(
         path=plan.out,
@@ -95,6 +96,7 @@ def manifest_from_build(
             onnx=ONNX_NAME,
             engine=ENGINE_NAME if engine is not None else None,
             onnx_int8=INT8_NAME if gated.int8_ok else None,
+            onnx_tensorrt=TRT_ONNX_NAME if graphs.trt_onnx is not None else None,
         ),
         calibration=Calibration(**plan.data_info),
         gate=Gate(
@@ -104,10 +106,13 @@ def manifest_from_build(
             metrics=gated.gate.metrics,
             thresholds=gated.gate.thresholds,
             extra={k: v.as_dict() for k, v in gated.extra.items()},
+            estimate={"label": gated.estimate_label, **gated.estimate.as_dict()} if gated.estimate else None,
         ),
         notes=tuple(notes),
         details={
             "quantization": compiled.quant_info,
+            "tensorrt_graph": graphs.trt_info,
+            "memory": plan.memory,
             "checks": checks,
             "tensorrt": engine,
             "timings_s": timings,

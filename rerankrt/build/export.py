@@ -58,7 +58,11 @@ def scorer_module(classifier):
         def forward(self, input_ids, attention_mask):
             seq = input_ids.shape[1]
             pos = torch.arange(seq, device=input_ids.device)
-            causal = torch.where(pos[None, :] <= pos[:, None], 0.0, torch.finfo(torch.float32).min)[None, None]
+            # The mask takes the body's dtype (a BF16 copy runs the same module), and BF16's most negative
+            # finite value, which float32 represents exactly: the BF16 TensorRT graph keeps a finite mask.
+            dtype = self.body.embed_tokens.weight.dtype
+            masked = torch.tensor(torch.finfo(torch.bfloat16).min, dtype=dtype)
+            causal = torch.where(pos[None, :] <= pos[:, None], torch.zeros((), dtype=dtype), masked)[None, None]
             hidden = self.body(input_ids=input_ids, attention_mask=causal, use_cache=False).last_hidden_state
             last = attention_mask.sum(dim=1, keepdim=True) - 1  # [batch, 1]
             index = last.unsqueeze(-1).expand(-1, 1, hidden.shape[-1])

@@ -8,15 +8,21 @@ stage leaves the earlier artifacts intact and each can be rerun alone::
     classifier     1-logit classifier folder            <work>/classifier/  (rerankrt.models.ensure_classifier1)
     fp32 graph     float32 ONNX                         <work>/model.fp32.onnx (export.onnx_from_checkpoint)
     fp8 graph      ModelOpt FP8 Q/DQ ONNX               <work>/model.fp8.onnx  (quantize.fp8_onnx_from_checkpoint)
-    check          structure of the shipped graph       <work>/check.json      (check.check_graph)
+    tensorrt graph BF16 body (FP8 Q/DQ kept), fp32 tail <work>/model.trt.onnx  (precision.trt_graph_from_twin)
+    check          structure + the TensorRT graph's types <work>/check.json    (check.check_graph, check_trt_graph)
     gate + report  held-out scores vs float32 reference <out>/report.*         (gate, report)
     package        graph, tokenizer (, INT8 graph)      <out>/model.onnx ...   (engine_dir.package_engine_dir)
-    compile        TensorRT engine                      <out>/engine.plan      (compile.engine_from_onnx)
+    compile        TensorRT engine from model.trt.onnx  <out>/engine.plan      (compile.engine_from_onnx)
+    tactics        FP8 GEMMs and fused attention present <out>/layers.json    (tactics.verdict_from_layers)
     manifest       the contract with the runtime        <out>/manifest.json    (engine_dir, rerankrt.manifest)
 
-The gate scores the graph this stage has, and the manifest and the message name it: the FP8 Q/DQ graph for FP8
-targets, the float32 graph for every other target (onnxruntime has no BF16/FP16 kernels on the CPU, so a BF16 or FP16
-engine's own rounding is not gated). The stage functions live in `rerankrt.build.stages`; this module runs them.
+Which graph goes where: TensorRT targets write two graphs of one network. ``model.trt.onnx`` (BF16 body around the
+FP8 GEMMs, float32 final norm and head) is what TensorRT compiles; ``model.onnx`` is its float32-remainder twin
+(the FP8 Q/DQ graph, or the float32 graph for BF16 targets), which onnxruntime runs: the gate scores it (onnxruntime
+has no BF16 kernels on the CPU) and a directory without engine.plan serves it. Beside the gate, a CPU estimate of the
+engine's numerics (torch, BF16 body, FP8 fake quantization) is scored and reported (informational). Before any
+work, the memory plan (`rerankrt.build.memory`) refuses profiles that cannot fit the target card. The stage
+functions live in `rerankrt.build.stages`; this module runs them.
 
 The manifest is written last: a directory without one is not an engine directory, so a failed build is never
 served. Exit codes: 0 success, 2 configuration or data error, 3 TensorRT or a CUDA GPU missing (the directory
@@ -45,9 +51,10 @@ from rerankrt.build.stages import (
     EXIT_GATE,
     EXIT_NO_TENSORRT,
     EXIT_OK,
+    EXIT_TACTICS,
     INSTALL_TENSORRT,
     INT8_NAME,
-    ONNX_NAME,
+    TRT_ONNX_NAME,
     BuildError,
     BuildPlan,
     Compiled,
@@ -57,12 +64,13 @@ from rerankrt.build.stages import (
     config_from_args,
     encoder_for_build,
     engine_from_graph,
+    estimate_scores_from_module,
     gate_from_graph,
     int8_onnx_from_onnx,
-    low_precision_graph,
     onnx_scores_from_graph,
     pairs_for_build,
     reference_scores_from_checkpoint,
+    trt_graph_for_target,
 )
 from rerankrt.calibration.loop import encode_pairs
 from rerankrt.manifest import Manifest, write_manifest
@@ -176,10 +184,19 @@ def build(
 def _build(*, timer: _Timer, **args: Any) -> BuildResult:
     plan = _plan(timer=timer, **args)
     graphs = _graphs(plan, timer)
-    from rerankrt.build.check import check_graph
+    from rerankrt.build.check import GraphCheck, check_graph, check_trt_graph
+    from rerankrt.build.stages import body_precision
 
     with timer("check"):
         check = check_graph(graphs.shipped, quantized=plan.config.quantized)
+        if graphs.trt_onnx is not None:
+            # The graph TensorRT compiles: the same structure, plus the tensor types the engine will run in.
+            trt = check_trt_graph(graphs.trt_onnx, body=body_precision(plan.config), quantized=plan.config.quantized)
+            check = GraphCheck(
+                passed=check.passed and trt.passed,
+                details={**check.details, "tensorrt_graph": trt.details},
+                failures=[*check.failures, *(f"TensorRT graph: {f}" for f in trt.failures)],
+            )
         (plan.work / "check.json").write_text(json.dumps(check.as_dict(), indent=2) + "\n")
     if not check.passed:
         raise BuildError(
@@ -232,6 +249,12 @@ def _plan(
         except (FileNotFoundError, ValueError) as exc:
             raise BuildError(f"model {model!r}: {exc}", EXIT_CONFIG) from exc
         encoder = encoder_for_build(source_path, template, config)
+    memory = None
+    if config.is_tensorrt:
+        from rerankrt.build.memory import ModelShape, check_memory
+
+        # Refused here, before any work: weights + every profile's activations + workspace on the planned card.
+        memory = check_memory(config, ModelShape.from_checkpoint(source_path)).as_dict()
     work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
     clear_outputs(out)
@@ -248,6 +271,7 @@ def _plan(
         cal_pairs=cal_pairs,
         held_pairs=held_pairs,
         data_info=data_info,
+        memory=memory,
     )
 
 
@@ -260,18 +284,31 @@ def _graphs(plan: BuildPlan, timer: _Timer) -> Graphs:
     with timer("export_fp32"):
         fp32_onnx = onnx_from_checkpoint(classifier, plan.work / "model.fp32.onnx")
     graphs = Graphs(classifier=classifier, fp32_onnx=fp32_onnx, shipped=fp32_onnx)
+    encoded = encode_pairs(plan.cal_pairs or plan.held_pairs, plan.encoder)
     if plan.config.quantized:
         from rerankrt.build import quantize
 
+        keep: dict = {}
         with timer("quantize_fp8"):
             graphs.shipped, graphs.quant_info = quantize.fp8_onnx(
                 route=plan.config.quantization_route,
                 classifier_dir=classifier,
                 fp32_onnx=fp32_onnx,
                 out_path=plan.work / "model.fp8.onnx",
-                encoded=encode_pairs(plan.cal_pairs, plan.encoder),
+                encoded=encoded,
                 pad_id=plan.encoder.pad_id,
                 batch_tokens=plan.config.calibration_batch_tokens,
+                keep=keep,
+            )
+        graphs.scorer = keep.get("module")
+    elif plan.config.is_tensorrt:
+        from rerankrt.build.export import load_classifier, scorer_module
+
+        graphs.scorer = scorer_module(load_classifier(classifier))
+    if plan.config.is_tensorrt:
+        with timer("tensorrt_graph"):
+            graphs.trt_onnx, graphs.trt_info = trt_graph_for_target(
+                graphs.shipped, plan.work, encoded, plan.encoder.pad_id, plan.config
             )
     return graphs
 
@@ -302,6 +339,13 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
             graphs.shipped, reference, held_encoded, groups, encoder.pad_id, config, label
         )
     extra: dict[str, GateResult] = {}
+    estimate, estimate_label = None, ""
+    if graphs.scorer is not None:
+        body = "BF16 body around FP8 fake quantization" if config.quantized else "BF16 body"
+        estimate_label = f"estimate of the engine's numerics: torch, {body}, float32 norm and head (CPU)"
+        with timer("estimate"):
+            est = estimate_scores_from_module(graphs.scorer, held_encoded, encoder.pad_id, config)
+        estimate = gate_from_metrics(metrics_from_scores(reference, est, groups), config.gate)
     if config.gpu == "cpu" and config.int8_cpu:
         with timer("int8"):
             int8_path = int8_onnx_from_onnx(graphs.fp32_onnx, plan.work / INT8_NAME)
@@ -315,6 +359,7 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
         "model": plan.model,
         "calibration": plan.data_info,
         "quantization": graphs.quant_info,
+        "tensorrt_graph": graphs.trt_info,
         "check": check,
         "timings_s": timer.timings,
     }
@@ -327,6 +372,7 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
         label=label,
         meta=meta,
         extra_gates=extra,
+        estimate=(estimate_label, estimate) if estimate is not None else None,
     )
     if not gate.passed:
         raise BuildError(
@@ -338,7 +384,16 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
             check=check,
         )
     int8_ok = all(g.passed for g in extra.values()) and bool(extra)
-    gated = Gated(gate=gate, graph=graph, precision=precision, label=label, extra=extra, int8_ok=int8_ok)
+    gated = Gated(
+        gate=gate,
+        graph=graph,
+        precision=precision,
+        label=label,
+        extra=extra,
+        int8_ok=int8_ok,
+        estimate=estimate,
+        estimate_label=estimate_label,
+    )
     return gated, held_encoded
 
 
@@ -358,15 +413,12 @@ def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer,
     if ok:
         from rerankrt.build import compile as trt_compile
 
-        if config.precision in ("bf16", "fp16"):
-            compiled.quant_info = low_precision_graph(
-                graphs.fp32_onnx, plan.work, plan.out, held_encoded, plan.encoder.pad_id, config
-            )
         try:
             with timer("compile"):
                 compiled.engine_info = engine_from_graph(
-                    plan.out / ONNX_NAME, plan.out / ENGINE_NAME, config, plan.work / "timing.cache"
+                    plan.out / TRT_ONNX_NAME, plan.out / ENGINE_NAME, config, plan.work / "timing.cache"
                 )
+            _verify_engine(plan, compiled.engine_info)
         except trt_compile.TensorRTUnavailable as exc:
             ok, why = False, str(exc)
         except trt_compile.CompileError as exc:
@@ -381,6 +433,37 @@ def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer,
     return compiled
 
 
+def _verify_engine(plan: BuildPlan, engine_info: dict[str, Any]) -> None:
+    """The built engine's layers -> report.md's layer table and a verdict; a miss fails the build (exit 6).
+
+    Also puts TensorRT's own per-profile memory beside the plan's estimate in the engine record.
+    """
+    from rerankrt.build import tactics
+    from rerankrt.build.report import append_layer_table
+
+    info = (plan.out / engine_info["layers_json"]).read_text()
+    names, layers = tactics.body_linear_names(plan.out / TRT_ONNX_NAME)
+    verdict = tactics.verdict_from_layers(
+        info, body_linears=names, transformer_layers=layers, fp8=plan.config.quantized
+    )
+    append_layer_table(plan.out, tactics.layer_rows(info), verdict.as_dict())
+    engine_info["tactics"] = verdict.as_dict()
+    if plan.memory is not None:
+        engine_info["memory_vs_estimate"] = [
+            {"max": row["max"], "estimate_bytes": row["fused_bytes"], "tensorrt_bytes": actual}
+            for row, actual in zip(
+                plan.memory["profiles"], engine_info.get("device_memory_per_profile", []), strict=False
+            )
+        ]
+    if not verdict.passed:
+        raise BuildError(
+            "the TensorRT engine does not run at the target's precision: "
+            + "; ".join(verdict.failures)
+            + f". See the layer table in {plan.out / 'report.md'}",
+            EXIT_TACTICS,
+        )
+
+
 def _summary_message(plan: BuildPlan, gated: Gated, compiled: Compiled) -> str:
     """One paragraph for the user: what was built, which graph the gate ran in which precision, what is missing."""
     config, out, m = plan.config, plan.out, gated.gate.metrics
@@ -388,8 +471,12 @@ def _summary_message(plan: BuildPlan, gated: Gated, compiled: Compiled) -> str:
         f"gate passed on the {gated.label}: spearman {m['spearman']:.4f}, top1 {m['top1']:.3f}, "
         f"max |err| {m['max_abs_error']:.4g}"
     )
-    if config.precision in ("bf16", "fp16"):
-        summary += f"; the {config.precision.upper()} engine's own rounding is not gated"
+    if gated.estimate is not None:
+        e = gated.estimate.metrics
+        summary += (
+            f"; CPU estimate of the {config.precision.upper()} engine's numerics: spearman {e['spearman']:.4f}, "
+            f"max |err| {e['max_abs_error']:.4g}"
+        )
     if compiled.missing:
         hint = "" if "pip install" in compiled.missing else f" To compile, {INSTALL_TENSORRT}."
         return (
@@ -409,6 +496,7 @@ __all__ = [
     "EXIT_GATE",
     "EXIT_NO_TENSORRT",
     "EXIT_OK",
+    "EXIT_TACTICS",
     "BuildError",
     "BuildResult",
     "build",

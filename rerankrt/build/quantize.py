@@ -232,7 +232,7 @@ def standard_qdq_from_trt_qdq(model):
 
 
 def fp8_onnx_from_checkpoint(
-    classifier_dir: str | Path, out_path: str | Path, batches: list[Batch], *, pad_id: int
+    classifier_dir: str | Path, out_path: str | Path, batches: list[Batch], *, pad_id: int, keep: dict | None = None
 ) -> tuple[Path, dict[str, Any]]:
     """Classifier folder + calibration batches -> FP8 Q/DQ ONNX (torch route: mtq.quantize, export, fix-ups).
 
@@ -241,6 +241,8 @@ def fp8_onnx_from_checkpoint(
         out_path: The .onnx file to write; the raw ModelOpt export is kept beside it as ``*.trt_qdq.onnx``.
         batches: Calibration batches of real templated pairs.
         pad_id: Padding token id.
+
+        keep: When given, ``keep["module"]`` receives the calibrated scorer module (for the BF16 estimate).
 
     Returns:
         (`out_path`, quantization record for the manifest).
@@ -251,6 +253,8 @@ def fp8_onnx_from_checkpoint(
     module = quantized_module_from_checkpoint(classifier_dir, batches)
     calibrated = time.perf_counter() - start
     summary = quantizer_summary(module)
+    if keep is not None:
+        keep["module"] = module
     raw = out_path.with_name(out_path.stem + ".trt_qdq.onnx")
     onnx_from_module(module, raw, pad_id=pad_id)
     model = standard_qdq_from_trt_qdq(onnx.load(str(raw)))
@@ -403,11 +407,14 @@ def fp8_onnx(
     encoded,
     pad_id: int,
     batch_tokens: int,
+    keep: dict | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """The build's quantize stage: encoded calibration pairs -> FP8 graph through the configured route."""
+    """The build's quantize stage: encoded calibration pairs -> FP8 graph through the configured route.
+
+    ``keep`` (torch route only) receives the calibrated module under "module"."""
     batches = length_batches(encoded.ids, pad_id, max_tokens=batch_tokens)
     if route == "torch":
-        return fp8_onnx_from_checkpoint(classifier_dir, out_path, batches, pad_id=pad_id)
+        return fp8_onnx_from_checkpoint(classifier_dir, out_path, batches, pad_id=pad_id, keep=keep)
     if route == "onnx_ptq":
         return fp8_onnx_from_onnx(fp32_onnx, out_path, batches)
     raise ValueError(f"unknown quantization route {route!r}")

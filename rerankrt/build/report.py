@@ -70,6 +70,7 @@ def report_from_scores(
     label: str,
     meta: dict[str, Any],
     extra_gates: dict[str, GateResult] | None = None,
+    estimate: tuple[str, GateResult] | None = None,
 ) -> dict[str, Any]:
     """Write report.json, report.md and report.png into `out_dir`; return the report dict.
 
@@ -82,6 +83,8 @@ def report_from_scores(
         label: What `candidate` is, e.g. "FP8 (onnxruntime)".
         meta: Build facts to include (target, model, calibration, checks, timings).
         extra_gates: Other graphs gated in the same build (e.g. the CPU INT8 graph). Defaults to None.
+        estimate: (label, verdict) of the CPU estimate of a TensorRT engine's numerics (informational: it is
+            scored against the same thresholds but does not fail the build). Defaults to None.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +94,10 @@ def report_from_scores(
             "passed": gate.passed,
             "gate": gate.as_dict(),
             "extra_gates": {k: v.as_dict() for k, v in (extra_gates or {}).items()},
+            "fidelity": {
+                "twin": {"label": label, **gate.metrics},
+                "estimate": {"label": estimate[0], **estimate[1].metrics} if estimate else None,
+            },
             **meta,
             "scores": {
                 "groups": list(groups),
@@ -123,6 +130,22 @@ def report_from_scores(
     ]
     if gate.failures:
         lines += ["## Missed thresholds", "", *[f"- {f}" for f in gate.failures], ""]
+    if estimate is not None:
+        e = estimate[1].metrics
+        lines += [
+            "## Fidelity: the gated twin and the estimate of the shipped numerics",
+            "",
+            "| graph | Spearman | Kendall | top-1 | top-5 | max abs err | mean abs err |",
+            "|---|---|---|---|---|---|---|",
+            *[
+                f"| {name} | {_fmt(x.get('spearman'))} | {_fmt(x.get('kendall'))} | {_fmt(x.get('top1'))} | "
+                f"{_fmt(x.get('top5'))} | {_fmt(x.get('max_abs_error'))} | {_fmt(x.get('mean_abs_error'))} |"
+                for name, x in ((label + " (gated)", m), (estimate[0] + " (informational)", e))
+            ],
+            "",
+            *[f"- the estimate misses: {f}" for f in estimate[1].failures],
+            "",
+        ]
     for name, other in (extra_gates or {}).items():
         lines += [
             f"## {name}: {'passed' if other.passed else 'FAILED'}",
@@ -141,3 +164,32 @@ def report_from_scores(
         label=label,
     )
     return report
+
+
+def layer_table_markdown(rows: list[dict[str, Any]], verdict: dict[str, Any]) -> str:
+    """The engine inspector's layers (name, precision, tactic) -> a report.md section."""
+    lines = [
+        "## TensorRT layers (engine inspector, DETAILED)",
+        "",
+        f"FP8 GEMMs {verdict.get('fp8_gemms')} of {verdict.get('body_linears_expected')} body linears; "
+        f"fused attention layers {verdict.get('fused_attention')}; "
+        f"{'PASSED' if verdict.get('passed') else 'FAILED'}",
+        "",
+        "| layer | type | precision | tactic |",
+        "|---|---|---|---|",
+        *[f"| {r['name']} | {r['type']} | {r['precision']} | {r['tactic']} |" for r in rows],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def append_layer_table(out_dir: str | Path, rows: list[dict[str, Any]], verdict: dict[str, Any]) -> None:
+    """Add the engine's layer table to report.md and report.json (written earlier by the gate stage)."""
+    out_dir = Path(out_dir)
+    md, js = out_dir / REPORT_MD, out_dir / REPORT_JSON
+    if md.is_file():
+        md.write_text(md.read_text() + "\n" + layer_table_markdown(rows, verdict))
+    if js.is_file():
+        data = json.loads(js.read_text())
+        data["tensorrt_layers"] = {"verdict": verdict, "layers": rows}
+        js.write_text(json.dumps(_clean(data), indent=2) + "\n")

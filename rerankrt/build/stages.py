@@ -30,11 +30,24 @@ EXIT_CONFIG = 2
 EXIT_NO_TENSORRT = 3
 EXIT_GATE = 4
 EXIT_CHECK = 5
+EXIT_TACTICS = 6  # the engine built, but a body linear is not an FP8 GEMM or attention did not fuse
 
 ONNX_NAME = "model.onnx"
+TRT_ONNX_NAME = "model.trt.onnx"  # the graph TensorRT compiles (rerankrt.build.precision)
 INT8_NAME = "model.int8.onnx"
 ENGINE_NAME = "engine.plan"
-OUTPUTS = (MANIFEST, ONNX_NAME, ONNX_NAME + ".data", INT8_NAME, ENGINE_NAME, "report.json", "report.md", "report.png")
+OUTPUTS = (
+    MANIFEST,
+    ONNX_NAME,
+    ONNX_NAME + ".data",
+    TRT_ONNX_NAME,
+    TRT_ONNX_NAME + ".data",
+    INT8_NAME,
+    ENGINE_NAME,
+    "report.json",
+    "report.md",
+    "report.png",
+)
 INSTALL_TENSORRT = (
     "install TensorRT 10.8+ and cuda-python on a machine with an NVIDIA driver and GPU "
     "(pip install 'rerankrt[gpu]', which pulls tensorrt from NVIDIA's index), or pass --onnx-only"
@@ -282,7 +295,7 @@ def clear_outputs(out: Path) -> None:
 
 
 def engine_from_graph(onnx_path: Path, engine_path: Path, config: BuildConfig, timing_cache: Path | None) -> dict:
-    """FP8 (or float32 for BF16) graph -> TensorRT engine.plan through rerankrt.build.compile."""
+    """The TensorRT graph (BF16 body, FP8 Q/DQ on FP8 targets) -> engine.plan through rerankrt.build.compile."""
     from rerankrt.build import compile as trt_compile
 
     options = trt_compile.CompileOptions(
@@ -296,23 +309,37 @@ def engine_from_graph(onnx_path: Path, engine_path: Path, config: BuildConfig, t
     return dict(trt_compile.engine_from_onnx(onnx_path, engine_path, options) or {})
 
 
-def low_precision_graph(fp32_onnx: Path, work: Path, out: Path, encoded, pad_id: int, config: BuildConfig) -> dict:
-    """BF16/FP16 targets: the engine is compiled from an AutoCast graph, which replaces out/model.onnx."""
+def body_precision(config: BuildConfig) -> str:
+    """The TensorRT graph's body precision: BF16 around FP8 GEMMs (fp8), BF16 (bf16), FP16 (fp16)."""
+    return "fp16" if config.precision == "fp16" else "bf16"
+
+
+def trt_graph_for_target(twin: Path, work: Path, encoded, pad_id: int, config: BuildConfig) -> tuple[Path, dict]:
+    """The validated float32-remainder graph -> the BF16/FP16-body graph TensorRT compiles (`rerankrt.build.precision`).
+
+    Raises:
+        BuildError: (exit 1) ``modelopt.onnx`` cannot be imported.
+    """
     from rerankrt._optional import MissingDependencyError
-    from rerankrt.build import quantize
-    from rerankrt.calibration.loop import length_batches
+    from rerankrt.build import precision
+    from rerankrt.calibration.loop import calibration_arrays, length_batches
 
     batch = length_batches(encoded.ids, pad_id, max_tokens=2048, max_batch=8)[0]
     try:
-        path, info = quantize.low_precision_onnx_from_onnx(
-            fp32_onnx, work / f"model.{config.precision}.onnx", batch, precision=config.precision
+        return precision.trt_graph_from_twin(
+            twin, work / precision.TRT_ONNX_NAME, calibration_arrays([batch])[0], precision=body_precision(config)
         )
     except MissingDependencyError as exc:
         raise BuildError(str(exc), EXIT_FAILED) from exc
-    for stale in onnx_files(out / ONNX_NAME):
-        stale.unlink()
-    copy_onnx(path, out / ONNX_NAME)
-    return info
+
+
+def estimate_scores_from_module(scorer, encoded, pad_id: int, config: BuildConfig) -> np.ndarray:
+    """Held-out token ids -> the CPU estimate of the engine's numerics (BF16 torch body, FP8 fake quantization)."""
+    from rerankrt.build.precision import bf16_estimate_scores
+
+    return bf16_estimate_scores(
+        scorer, encoded, pad_id, max_tokens=min(config.max_num_tokens, 8192), max_batch=config.max_batch_size
+    )
 
 
 # -- what the stages hand each other ------------------------------------------------------------------------
@@ -333,6 +360,7 @@ class BuildPlan:
     cal_pairs: list
     held_pairs: list
     data_info: dict[str, Any]
+    memory: dict[str, Any] | None = None  # rerankrt.build.memory's estimate (TensorRT targets)
 
 
 @dataclass
@@ -343,6 +371,9 @@ class Graphs:
     fp32_onnx: Path
     shipped: Path
     quant_info: dict[str, Any] | None = None
+    trt_onnx: Path | None = None
+    trt_info: dict[str, Any] | None = None
+    scorer: Any = None  # the calibrated (or plain) torch scorer module, for the BF16 estimate
 
 
 @dataclass
@@ -355,6 +386,8 @@ class Gated:
     label: str
     extra: dict[str, GateResult]
     int8_ok: bool
+    estimate: GateResult | None = None
+    estimate_label: str = ""
 
 
 @dataclass

@@ -181,9 +181,15 @@ def test_a100_build_says_it_gated_the_float32_graph(tiny_classifier_dir, tmp_pat
     )
     assert result.exit_code == 0, result.message
     assert "gate passed on the float32 graph model.fp32.onnx (onnxruntime)" in result.message
-    assert "the BF16 engine's own rounding is not gated" in result.message
+    assert "CPU estimate of the BF16 engine's numerics" in result.message
     manifest = read_manifest(out)
     assert manifest.target.precision == "bf16" and manifest.target.graph_precision == "fp32"
     assert manifest.gate.precision == "fp32" and "model.fp32.onnx" in manifest.gate.graph
-    assert any("the accuracy gate ran on the float32 graph (model.fp32.onnx)" in n for n in manifest.notes)
-    assert not any("(BF16)" in n for n in manifest.notes)  # model.onnx is float32 here, never called BF16
+    assert any("the accuracy gate ran on its float32-remainder twin model.onnx" in n for n in manifest.notes)
+    # Issue 13: the graph TensorRT compiles is BF16 (model.trt.onnx); the estimate of its numerics is recorded.
+    assert manifest.artifacts.onnx_tensorrt == "model.trt.onnx" and (out / "model.trt.onnx").is_file()
+    assert manifest.gate.estimate is not None and manifest.gate.estimate["metrics"]["pairs"] >= 40
+    from rerankrt.build.check import check_trt_graph
+
+    typed = check_trt_graph(out / "model.trt.onnx", body="bf16", quantized=False)
+    assert typed.passed, typed.failures

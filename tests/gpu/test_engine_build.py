@@ -37,6 +37,7 @@ SMALL_ENGINE = {
     "max_num_tokens": 4096,
     "workspace_bytes": 2 << 30,
     "builder_optimization_level": 2,
+    "min_profile_fill": 0.0,  # two hand-set profiles for a small engine, not the budget-filling ladder
     "profiles": [
         {"min": [1, 1], "opt": [8, 128], "max": [16, 256]},
         {"min": [1, 1], "opt": [2, 512], "max": [4, 1024]},
