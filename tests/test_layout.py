@@ -16,16 +16,17 @@ MAX_FUNCTION_LINES = 80
 
 # module -> (its line cap, why it may pass MAX_MODULE_LINES). A cap, not a pass: a module that keeps growing fails.
 LONG_MODULES = {
-    "rerankrt/runtime/batching/scheduler.py": (600, "the worker and lifecycle; being split by role (helper W3)"),
+    "rerankrt/runtime/batching/scheduler.py": (
+        600,
+        "admission, the wait loop, the pipelined worker and close share the lock-guarded pool; not yet split",
+    ),
     "rerankrt/prompt.py": (
         640,
         "one PromptEncoder: two templates' token-exact encodings and truncation rules share its private pieces",
     ),
 }
 # "module:function" -> (its line cap, why it may pass MAX_FUNCTION_LINES).
-LONG_FUNCTIONS = {
-    "rerankrt/build/report.py:report_from_scores": (90, "the build report, one section per stage; W4 splits it"),
-}
+LONG_FUNCTIONS: dict[str, tuple[int, str]] = {}
 
 
 def _modules(root: Path) -> list[Path]:

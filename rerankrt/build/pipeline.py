@@ -52,7 +52,6 @@ from rerankrt.build.stages import (
     EXIT_NO_TENSORRT,
     EXIT_OK,
     EXIT_TACTICS,
-    INSTALL_TENSORRT,
     INT8_NAME,
     TRT_ONNX_NAME,
     BuildError,
@@ -70,6 +69,7 @@ from rerankrt.build.stages import (
     onnx_scores_from_graph,
     pairs_for_build,
     reference_scores_from_checkpoint,
+    summary_message,
     trt_graph_for_target,
 )
 from rerankrt.calibration.loop import encode_pairs
@@ -209,7 +209,7 @@ def _build(*, timer: _Timer, **args: Any) -> BuildResult:
     exit_code = EXIT_NO_TENSORRT if compiled.missing else EXIT_OK
     return BuildResult(
         exit_code,
-        _summary_message(plan, gated, compiled),
+        summary_message(plan, gated, compiled),
         plan.out,
         manifest=manifest,
         gate=gated.gate,
@@ -338,21 +338,7 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
         gate, candidate = gate_from_graph(
             graphs.shipped, reference, held_encoded, groups, encoder.pad_id, config, label
         )
-    extra: dict[str, GateResult] = {}
-    estimate, estimate_label = None, ""
-    if graphs.scorer is not None:
-        body = "BF16 body around FP8 fake quantization" if config.quantized else "BF16 body"
-        estimate_label = f"estimate of the engine's numerics: torch, {body}, float32 norm and head (CPU)"
-        with timer("estimate"):
-            est = estimate_scores_from_module(graphs.scorer, held_encoded, encoder.pad_id, config)
-        estimate = gate_from_metrics(metrics_from_scores(reference, est, groups), config.gate)
-    if config.gpu == "cpu" and config.int8_cpu:
-        with timer("int8"):
-            int8_path = int8_onnx_from_onnx(graphs.fp32_onnx, plan.work / INT8_NAME)
-            int8_scores = onnx_scores_from_graph(int8_path, held_encoded, encoder.pad_id, config, desc="gate: INT8")
-            extra[f"INT8 dynamic graph {INT8_NAME} (onnxruntime)"] = gate_from_metrics(
-                metrics_from_scores(reference, int8_scores, groups), config.int8_gate
-            )
+    estimate_label, estimate, extra = _side_gates(plan, graphs, reference, held_encoded, groups, timer)
     meta = {
         "target": config.as_dict(),
         "template": plan.template,
@@ -395,6 +381,32 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
         estimate_label=estimate_label,
     )
     return gated, held_encoded
+
+
+def _side_gates(plan: BuildPlan, graphs: Graphs, reference, held_encoded, groups, timer: _Timer):
+    """What the report shows beside the gate: the CPU estimate of the engine's own numerics (informational) and,
+    on CPU targets with ``int8_cpu``, the INT8 graph's own gate.
+
+    Returns:
+        (estimate label, estimate `GateResult` or None, {label: INT8 `GateResult`}).
+    """
+    config, encoder = plan.config, plan.encoder
+    extra: dict[str, GateResult] = {}
+    estimate, estimate_label = None, ""
+    if graphs.scorer is not None:
+        body = "BF16 body around FP8 fake quantization" if config.quantized else "BF16 body"
+        estimate_label = f"estimate of the engine's numerics: torch, {body}, float32 norm and head (CPU)"
+        with timer("estimate"):
+            est = estimate_scores_from_module(graphs.scorer, held_encoded, encoder.pad_id, config)
+        estimate = gate_from_metrics(metrics_from_scores(reference, est, groups), config.gate)
+    if config.gpu == "cpu" and config.int8_cpu:
+        with timer("int8"):
+            int8_path = int8_onnx_from_onnx(graphs.fp32_onnx, plan.work / INT8_NAME)
+            int8_scores = onnx_scores_from_graph(int8_path, held_encoded, encoder.pad_id, config, desc="gate: INT8")
+            extra[f"INT8 dynamic graph {INT8_NAME} (onnxruntime)"] = gate_from_metrics(
+                metrics_from_scores(reference, int8_scores, groups), config.int8_gate
+            )
+    return estimate_label, estimate, extra
 
 
 def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer, *, onnx_only: bool) -> Compiled:
@@ -462,31 +474,6 @@ def _verify_engine(plan: BuildPlan, engine_info: dict[str, Any]) -> None:
             + f". See the layer table in {plan.out / 'report.md'}",
             EXIT_TACTICS,
         )
-
-
-def _summary_message(plan: BuildPlan, gated: Gated, compiled: Compiled) -> str:
-    """One paragraph for the user: what was built, which graph the gate ran in which precision, what is missing."""
-    config, out, m = plan.config, plan.out, gated.gate.metrics
-    summary = (
-        f"gate passed on the {gated.label}: spearman {m['spearman']:.4f}, top1 {m['top1']:.3f}, "
-        f"max |err| {m['max_abs_error']:.4g}"
-    )
-    if gated.estimate is not None:
-        e = gated.estimate.metrics
-        summary += (
-            f"; CPU estimate of the {config.precision.upper()} engine's numerics: spearman {e['spearman']:.4f}, "
-            f"max |err| {e['max_abs_error']:.4g}"
-        )
-    if compiled.missing:
-        hint = "" if "pip install" in compiled.missing else f" To compile, {INSTALL_TENSORRT}."
-        return (
-            f"{out}: ONNX graph and gate done ({summary}), but the TensorRT engine was not built. "
-            f"{compiled.missing}{hint} The directory is written with backend onnxruntime for checking on the CPU; "
-            "pass --onnx-only to make stopping before TensorRT a success (exit 0)."
-        )
-    if compiled.engine_info is not None:
-        return f"{out}: TensorRT engine built ({config.gpu}, {config.precision}); {summary}"
-    return f"{out}: onnxruntime engine directory built ({config.gpu}, {config.precision}); {summary}"
 
 
 __all__ = [

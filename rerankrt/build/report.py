@@ -107,6 +107,27 @@ def report_from_scores(
         }
     )
     (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2) + "\n")
+    lines = _report_lines(gate, label, meta, extra_gates, estimate)
+    m = gate.metrics
+    (out_dir / REPORT_MD).write_text("\n".join(lines))
+    scatter_png(
+        out_dir / REPORT_PNG,
+        np.asarray(reference, dtype=np.float64),
+        np.asarray(candidate, dtype=np.float64),
+        title=f"{label} vs float32 reference ({m.get('pairs')} held-out pairs)",
+        label=label,
+    )
+    return report
+
+
+def _report_lines(
+    gate: GateResult,
+    label: str,
+    meta: dict[str, Any],
+    extra_gates: dict[str, GateResult] | None,
+    estimate: tuple[str, GateResult] | None,
+) -> list[str]:
+    """report.md's lines: the gate table, missed thresholds, the fidelity table, other graphs' gates, build facts."""
     m, t = gate.metrics, gate.thresholds
     rows = [
         ("Spearman (mean per query)", m.get("spearman"), f">= {t['min_spearman']:g}"),
@@ -155,15 +176,7 @@ def report_from_scores(
             "",
         ]
     lines += ["## Build", "", "```json", json.dumps(_clean(meta), indent=2), "```", "", f"![scatter]({REPORT_PNG})", ""]
-    (out_dir / REPORT_MD).write_text("\n".join(lines))
-    scatter_png(
-        out_dir / REPORT_PNG,
-        np.asarray(reference, dtype=np.float64),
-        np.asarray(candidate, dtype=np.float64),
-        title=f"{label} vs float32 reference ({m.get('pairs')} held-out pairs)",
-        label=label,
-    )
-    return report
+    return lines
 
 
 def layer_table_markdown(rows: list[dict[str, Any]], verdict: dict[str, Any]) -> str:

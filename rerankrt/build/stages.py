@@ -398,3 +398,28 @@ class Compiled:
     missing: str = ""
     notes: list[str] = field(default_factory=list)
     quant_info: dict[str, Any] | None = None
+
+
+def summary_message(plan: BuildPlan, gated: Gated, compiled: Compiled) -> str:
+    """One paragraph for the user: what was built, which graph the gate ran in which precision, what is missing."""
+    config, out, m = plan.config, plan.out, gated.gate.metrics
+    summary = (
+        f"gate passed on the {gated.label}: spearman {m['spearman']:.4f}, top1 {m['top1']:.3f}, "
+        f"max |err| {m['max_abs_error']:.4g}"
+    )
+    if gated.estimate is not None:
+        e = gated.estimate.metrics
+        summary += (
+            f"; CPU estimate of the {config.precision.upper()} engine's numerics: spearman {e['spearman']:.4f}, "
+            f"max |err| {e['max_abs_error']:.4g}"
+        )
+    if compiled.missing:
+        hint = "" if "pip install" in compiled.missing else f" To compile, {INSTALL_TENSORRT}."
+        return (
+            f"{out}: ONNX graph and gate done ({summary}), but the TensorRT engine was not built. "
+            f"{compiled.missing}{hint} The directory is written with backend onnxruntime for checking on the CPU; "
+            "pass --onnx-only to make stopping before TensorRT a success (exit 0)."
+        )
+    if compiled.engine_info is not None:
+        return f"{out}: TensorRT engine built ({config.gpu}, {config.precision}); {summary}"
+    return f"{out}: onnxruntime engine directory built ({config.gpu}, {config.precision}); {summary}"
