@@ -274,7 +274,14 @@ def check_tensor_types(model, *, body: str, quantized: bool) -> GraphCheck:
     head = g.head()
     name = onnx.TensorProto.DataType.Name
     failures: list[str] = []
-    counts = {"softmax": 0, "norm_outputs": 0, "residual_adds": 0, "body_linears": 0, "attention_matmuls": 0}
+    counts = {
+        "softmax": 0,
+        "attention_ops": 0,
+        "norm_outputs": 0,
+        "residual_adds": 0,
+        "body_linears": 0,
+        "attention_matmuls": 0,
+    }
 
     def expect(node, kind: str, dtype: int, tensors: list[str]) -> None:
         got = [types.get(t, 0) for t in tensors]
@@ -285,6 +292,9 @@ def check_tensor_types(model, *, body: str, quantized: bool) -> GraphCheck:
         if node.op_type == "Softmax":
             counts["softmax"] += 1
             expect(node, "Softmax", want, [*node.input[:1], *node.output])
+        elif node.op_type == "Attention":
+            counts["attention_ops"] += 1
+            expect(node, "Attention", want, [*node.input[:3], *node.output[:1]])
         elif NORM_OUTPUT.match(node.name):
             counts["norm_outputs"] += 1
             expect(node, "RMSNorm output", want, list(node.output))
@@ -304,7 +314,9 @@ def check_tensor_types(model, *, body: str, quantized: bool) -> GraphCheck:
         elif node.op_type in LINEAR_OPS:
             counts["attention_matmuls"] += 1
             expect(node, "attention MatMul", want, [*node.input[:2], *node.output])
-    for kind in ("softmax", "norm_outputs", "residual_adds", "body_linears"):
+    if not counts["softmax"] and not counts["attention_ops"]:
+        failures.append("no attention (Softmax or Attention) found: the graph does not look like the exported body")
+    for kind in ("norm_outputs", "residual_adds", "body_linears"):
         if not counts[kind]:
             failures.append(f"no {kind.replace('_', ' ')} found: the graph does not look like the exported body")
     if head is None:
@@ -312,14 +324,56 @@ def check_tensor_types(model, *, body: str, quantized: bool) -> GraphCheck:
     return GraphCheck(passed=not failures, details={"body": body, **counts}, failures=failures)
 
 
-def check_trt_graph(onnx_path: str | Path, *, body: str, quantized: bool) -> GraphCheck:
-    """The TensorRT graph file -> structural check (as `check_model`) plus its tensor types, in one verdict."""
+def check_fused_attention(model) -> GraphCheck:
+    """The TensorRT graph's attention -> `GraphCheck`: the form TensorRT's fused attention takes.
+
+    Rules (see `rerankrt.build.export.fused_attention_model` for why this form): every layer's attention is one
+    ONNX ``Attention`` with ``is_causal=1`` and no mask input, so no [1, 1, S, S] mask reaches it; no Softmax is
+    left (an unfused attention with its runtime mask); no Expand feeds an Attention's K or V (repeat_kv), and no
+    Expand or Where remains in the body's attention at all; the opset is at least 23.
+    """
+    g = Graph(model)
+    failures: list[str] = []
+    ops = [n for n in g.graph.node if n.op_type == "Attention"]
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if not ops:
+        failures.append("no ONNX Attention node: attention is not in the form TensorRT fuses")
+    if opset < 23:
+        failures.append(f"opset {opset}: the ONNX Attention op needs opset 23")
+    for node in ops:
+        causal = next((a.i for a in node.attribute if a.name == "is_causal"), 0)
+        if not causal:
+            failures.append(f"Attention {node.name!r} is not causal (is_causal=0)")
+        if len(node.input) > 3 and any(node.input[3:]):
+            failures.append(f"Attention {node.name!r} reads a mask or past K/V: {list(node.input[3:])}")
+        for name in node.input[1:3]:
+            upstream = g.producer.get(name)
+            while upstream is not None and upstream.op_type in (*PASS_THROUGH, "Expand"):
+                if upstream.op_type == "Expand":
+                    failures.append(f"Attention {node.name!r} reads a repeated (Expand) K/V {name!r}")
+                    break
+                upstream = g.producer.get(upstream.input[0])
+    softmax = [n.name for n in g.graph.node if n.op_type == "Softmax"]
+    if softmax:
+        failures.append(f"{len(softmax)} Softmax node(s) remain outside Attention: {softmax[:3]}")
+    leftovers = [n.name for n in g.graph.node if n.op_type in ("Expand", "Where") and "/self_attn/" in n.name]
+    if leftovers:
+        failures.append(f"repeat_kv or mask nodes remain in attention: {leftovers[:3]}")
+    details = {"attention_ops": len(ops), "softmax": len(softmax), "opset": opset}
+    return GraphCheck(passed=not failures, details=details, failures=failures)
+
+
+def check_trt_graph(onnx_path: str | Path, *, body: str, quantized: bool, fused_attention: bool = True) -> GraphCheck:
+    """The TensorRT graph file -> structural check (as `check_model`), its tensor types and (by default) its fused
+    attention form (`check_fused_attention`), in one verdict."""
     onnx = require("onnx", purpose="graph checks")
     model = onnx.load(str(onnx_path), load_external_data=False)
-    structure = check_model(model, quantized=quantized)
-    typed = check_tensor_types(model, body=body, quantized=quantized)
+    parts = [check_model(model, quantized=quantized), check_tensor_types(model, body=body, quantized=quantized)]
+    if fused_attention:
+        parts.append(check_fused_attention(model))
+    details = dict(parts[0].details, types=parts[1].details)
+    if fused_attention:
+        details["attention"] = parts[2].details
     return GraphCheck(
-        passed=structure.passed and typed.passed,
-        details={**structure.details, "types": typed.details},
-        failures=[*structure.failures, *typed.failures],
+        passed=all(p.passed for p in parts), details=details, failures=[f for p in parts for f in p.failures]
     )

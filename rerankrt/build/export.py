@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -166,3 +167,166 @@ def onnx_from_checkpoint(model_dir: str | Path, out_path: str | Path, *, opset: 
     classifier = load_classifier(model_dir)
     pad_id = int(classifier.config.pad_token_id)
     return onnx_from_module(scorer_module(classifier), out_path, pad_id=pad_id, opset=opset)
+
+
+# -- the TensorRT graph's attention ----------------------------------------------------------------------------
+
+ATTENTION_OPSET = 23  # ONNX Attention (is_causal, GQA on 4-D inputs) is new in opset 23
+_UNREPEAT = ("Reshape", "Expand", "Unsqueeze")  # transformers' repeat_kv: [B, Nkv, S, D] -> [B, Nkv * g, S, D]
+
+
+def fused_attention_model(model):
+    """float32-remainder graph (opset 19, decomposed SDPA) -> the same network with one ONNX ``Attention`` per layer.
+
+    Why this form (the evidence, as of TensorRT 10.14 / 11.0):
+
+    - TensorRT's "Fused Attention" guide (docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/
+      transformers-fused-attention.html) names two ways to trigger fusion: "Method 1 (recommended)": the
+      ``IAttention`` API, and "Method 2": MatMul/Softmax primitives. It takes Q [B, N_q, S, H] and K/V
+      [B, N_kv, S, H] and states that GQA (N_q % N_kv == 0) fusion is supported, so repeat_kv's 7x K/V copies
+      are not needed. ``IAttention`` (``INetworkDefinition.add_attention`` with a causal flag) is new in TensorRT
+      10.14.1 (release notes, "Added IAttention API ... runs a fused attention kernel").
+    - The ONNX parser maps the ONNX ``Attention`` op onto it: onnx/onnx-tensorrt ``builtin_op_importers.cpp``,
+      ``DEFINE_BUILTIN_OP_IMPORTER(Attention)`` reads ``is_causal`` and calls
+      ``ctx->network()->addAttention(query, key, value, normOp, isCausal)``, masks are optional, ``past_key`` /
+      ``past_value`` are refused; ``AttentionHelpers.hpp`` applies sqrt(scale) to Q and to K itself (the numeric
+      rule of the fused-attention guide). The parser's 10.14 GA release: "Added support for the Attention operator".
+    - The TorchScript exporter this project must use for ModelOpt's quantizers stops at opset 20
+      (``torch.onnx._constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET``), so the op cannot come from the exporter:
+      this rewrite writes it into the exported graph.
+
+    What changes, per layer: ``MatMul(Q * a, Transpose(repeat_kv(K)) * b) + mask -> Softmax -> MatMul(., repeat_kv(V))``
+    becomes ``Attention(Q, K, V, is_causal=1, scale=a * b)`` on the un-repeated [B, N_kv, S, D] K and V. The shared
+    [1, 1, S, S] additive mask, repeat_kv's Expand/Reshape and their shape arithmetic fall out as dead nodes.
+
+    Why a causal flag alone is exact here: the engine's inputs are right padded and `scorer_module` reads each
+    row's score at its last real token (``attention_mask.sum(1) - 1``). Under causal attention a real token at
+    position i sees positions 0..i, all real; padding only ever sees earlier positions, and no real token or the
+    pooled one reads a padded position's state. The exported mask is that same causal mask (it is built from the
+    sequence length alone, never from ``attention_mask``; this function checks that), so the rewrite changes no
+    real token's arithmetic.
+
+    Raises:
+        ValueError: A Softmax does not sit in the exported SDPA pattern, its mask depends on ``attention_mask``,
+            or a Q/DQ sits on the attention path (the fused form would silently drop it).
+    """
+    onnx = require("onnx", purpose="the fused-attention graph")
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def constant(name: str) -> float | None:
+        node = producer.get(name)
+        if node is not None and node.op_type == "Constant":
+            value = numpy_helper.to_array(node.attribute[0].t)
+        else:
+            init = next((t for t in graph.initializer if t.name == name), None)
+            value = None if init is None else numpy_helper.to_array(init)
+        return float(value) if value is not None and value.size == 1 else None
+
+    def unscale(name: str) -> tuple[str, float]:
+        node = producer.get(name)
+        if node is not None and node.op_type == "Mul":
+            for i, j in ((0, 1), (1, 0)):
+                factor = constant(node.input[j])
+                if factor is not None:
+                    return node.input[i], factor
+        return name, 1.0
+
+    def unrepeat(name: str) -> str:
+        chain, source, node = [], name, producer.get(name)
+        while node is not None and node.op_type in _UNREPEAT and len(chain) < len(_UNREPEAT):
+            chain.append(node.op_type)
+            source, node = node.input[0], producer.get(node.input[0])
+        if chain and chain != list(_UNREPEAT):
+            raise ValueError(f"K/V path {chain} above {name!r} is not repeat_kv (Unsqueeze -> Expand -> Reshape)")
+        return source
+
+    def depends_on(name: str, target: str) -> bool:
+        seen, stack = set(), [name]
+        while stack:
+            tensor = stack.pop()
+            if tensor == target:
+                return True
+            node = producer.get(tensor)
+            if node is not None and id(node) not in seen:
+                seen.add(id(node))
+                stack.extend(node.input)
+        return False
+
+    replaced: dict[int, Any] = {}
+    for softmax in [n for n in graph.node if n.op_type == "Softmax"]:
+        add = producer.get(softmax.input[0])
+        qk = next((producer.get(i) for i in (add.input if add is not None else []) if i in producer), None)
+        if add is None or add.op_type != "Add" or qk is None or qk.op_type != "MatMul":
+            raise ValueError(f"Softmax {softmax.name!r} is not fed by MatMul + mask: not the exported SDPA")
+        mask = next(i for i in add.input if i != qk.output[0])
+        if depends_on(mask, ONNX_INPUTS[1]):
+            raise ValueError(
+                f"the mask of {softmax.name!r} depends on {ONNX_INPUTS[1]!r}: a causal flag cannot replace it"
+            )
+        pv = [c for c in consumers.get(softmax.output[0], []) if c.op_type == "MatMul"]
+        if len(pv) != 1:
+            raise ValueError(f"Softmax {softmax.name!r} does not feed exactly one MatMul")
+        pv = pv[0]
+        q, q_scale = unscale(qk.input[0])
+        kt, k_scale = unscale(qk.input[1])
+        transpose = producer.get(kt)
+        perm = next((list(a.ints) for a in transpose.attribute if a.name == "perm"), None) if transpose else None
+        if transpose is None or transpose.op_type != "Transpose" or perm != [0, 1, 3, 2]:
+            raise ValueError(f"K of {qk.name!r} is not a [0, 1, 3, 2] Transpose")
+        k, v = unrepeat(transpose.input[0]), unrepeat(pv.input[1])
+        for tensor in (q, k, v):
+            if producer.get(tensor) is not None and producer[tensor].op_type == "DequantizeLinear":
+                raise ValueError(f"{tensor!r} reads a DequantizeLinear: FP8 attention inputs are not supported")
+        # The exporter reads the output's shape off the repeated V; Q has that shape ([B, N_q, S, D]), so the
+        # Shape nodes read Q and the repeated copies die with the rest of repeat_kv.
+        for repeated in {transpose.input[0], pv.input[1]} - {k, v}:
+            for user in consumers.get(repeated, []):
+                if user.op_type == "Shape":
+                    user.input[0] = q
+        prefix = softmax.name.rsplit("/", 1)[0]
+        replaced[id(pv)] = helper.make_node(
+            "Attention", [q, k, v], [pv.output[0]], name=f"{prefix}/Attention", is_causal=1, scale=q_scale * k_scale
+        )
+    if not replaced:
+        raise ValueError("no attention (Softmax) found in the graph")
+    nodes = [replaced.get(id(n), n) for n in graph.node]
+    _keep_live(graph, nodes)
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            opset.version = max(opset.version, ATTENTION_OPSET)
+    onnx.checker.check_model(model)
+    return model
+
+
+def _keep_live(graph, nodes: list) -> None:
+    """Replace the graph's nodes by the ones the outputs still need (the mask and repeat_kv fall away)."""
+    producer = {out: node for node in nodes for out in node.output}
+    live, stack = set(), [o.name for o in graph.output]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is not None and id(node) not in live:
+            live.add(id(node))
+            stack.extend(node.input)
+    kept = [n for n in nodes if id(n) in live]
+    del graph.node[:]
+    graph.node.extend(kept)
+    names = {t for n in kept for t in (*n.input, *n.output)}
+    infos = [v for v in graph.value_info if v.name in names]
+    del graph.value_info[:]
+    graph.value_info.extend(infos)
+    inits = [t for t in graph.initializer if t.name in names]
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+
+
+def fused_attention_onnx(src: str | Path, out_path: str | Path) -> Path:
+    """An ONNX file -> `fused_attention_model` of it, written with `save_onnx` (weights loaded and rewritten)."""
+    onnx = require("onnx", purpose="the fused-attention graph")
+    return save_onnx(fused_attention_model(onnx.load(str(src))), out_path)

@@ -6,10 +6,12 @@ Two graphs come out of every TensorRT-target build, the same network in two rema
 - the **twin** (``model.onnx``): the validated graph with a float32 remainder (FP8 Q/DQ on every body linear for
   FP8 targets, plain float32 for BF16 targets). onnxruntime runs it on the CPU: the gate checks it and an engine
   directory without engine.plan serves it.
-- the **TensorRT graph** (``model.trt.onnx``): the twin converted with ModelOpt AutoCast
+- the **TensorRT graph** (``model.trt.onnx``): the twin with each layer's attention rewritten to one ONNX
+  ``Attention`` (opset 23, ``is_causal=1``, K/V un-repeated; `rerankrt.build.export.fused_attention_model`
+  has the evidence that TensorRT 10.14+ fuses this form), then converted with ModelOpt AutoCast
   (``modelopt.onnx.autocast.convert_to_mixed_precision``, bf16, every data/initializer bound off so nothing falls
   back by magnitude). A strongly typed network runs in the graph's own types, so this is what decides the
-  engine's arithmetic: attention (QK^T, mask add, Softmax, PV), rotary's application, every RMSNorm's output,
+  engine's arithmetic: attention (the Attention op's Q, K, V and output), rotary's application, every RMSNorm's output,
   residual adds and the DQ outputs feeding the FP8 GEMMs are BF16. Kept in float32, by node name (`FP32_NODES`),
   as Hugging Face's BF16 Qwen2 does: each RMSNorm's statistics (Pow, ReduceMean, eps Add, Sqrt, Div and the
   x * rsqrt Mul; the weight Mul is BF16), rotary's angle computation (positions up to 8448 times the inverse
@@ -84,16 +86,19 @@ def trt_graph_from_twin(
             f"{_DEPS}"
         ) from exc
     onnx = require("onnx", purpose="BF16 conversion")
-    from rerankrt.build.export import save_onnx
+    from rerankrt.build.export import fused_attention_onnx, onnx_files, save_onnx
 
     out_path = Path(out_path)
-    tail = fp32_tail_nodes(onnx.load(str(twin_onnx), load_external_data=False))
+    # Attention in the form TensorRT fuses (one causal GQA ``Attention`` per layer, rerankrt.build.export),
+    # written beside the output in float32 and converted from there; the twin keeps its decomposed attention.
+    fused = fused_attention_onnx(twin_onnx, out_path.with_name(out_path.stem + ".attention.onnx"))
+    tail = fp32_tail_nodes(onnx.load(str(fused), load_external_data=False))
     exclude = [*FP32_NODES, *(f"^{_escape(name)}$" for name in tail)]
     calibration = out_path.with_suffix(".autocast.npz")
     np.savez(calibration, **feeds)
     start = time.perf_counter()
     model = convert_to_mixed_precision(
-        str(twin_onnx),
+        str(fused),
         low_precision_type=precision,
         keep_io_types=True,
         nodes_to_exclude=exclude,
@@ -102,10 +107,13 @@ def trt_graph_from_twin(
         calibration_data=str(calibration),
     )
     calibration.unlink(missing_ok=True)
+    for path in onnx_files(fused):
+        path.unlink()
     save_onnx(model, out_path)
     return out_path, {
         "tool": f"nvidia-modelopt {_modelopt_version()} modelopt.onnx.autocast.convert_to_mixed_precision",
         "body": precision,
+        "attention": "ONNX Attention (opset 23), is_causal=1, un-repeated GQA K/V, no mask tensor",
         "float32": ["RMSNorm statistics", "rotary angles", "final norm", "pooling", "score head"],
         "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=None),
         "seconds": round(time.perf_counter() - start, 3),

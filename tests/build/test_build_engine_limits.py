@@ -188,7 +188,7 @@ def test_fp8_build_writes_a_bf16_body_graph_for_tensorrt(fp8_engine_dir):
     typed = check_trt_graph(fp8_engine_dir / "model.trt.onnx", body="bf16", quantized=True)
     assert typed.passed, typed.failures
     assert typed.details["types"]["body_linears"] == typed.details["fp8_linear_layers"] == 14
-    assert typed.details["types"]["softmax"] == 2 and typed.details["types"]["residual_adds"] == 4
+    assert typed.details["types"]["attention_ops"] == 2 and typed.details["types"]["residual_adds"] == 4
     # The twin (onnxruntime's graph) keeps a float32 remainder: the same check names its FP32 tensors.
     twin = check_trt_graph(fp8_engine_dir / "model.onnx", body="bf16", quantized=True)
     assert not twin.passed and any("Softmax" in f and "FLOAT" in f for f in twin.failures)
@@ -233,5 +233,5 @@ def test_half_billion_width_graph_types(tmp_path_factory):
     assert result.exit_code == 0, result.message
     typed = check_trt_graph(out / "model.trt.onnx", body="bf16", quantized=True)
     assert typed.passed, typed.failures
-    assert typed.details["types"]["body_linears"] == 7 and typed.details["types"]["softmax"] == 1
+    assert typed.details["types"]["body_linears"] == 7 and typed.details["types"]["attention_ops"] == 1
     assert read_manifest(out).gate.estimate is not None
