@@ -19,7 +19,7 @@ FP8_MIN_CAPABILITY = (8, 9)  # Ada (sm89) and Hopper (sm90) onwards have FP8 ten
 FP8_TYPES = ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ")
 INSTALL_HINT = (
     "Engine builds need an NVIDIA GPU with its driver and TensorRT 10 or newer: on such a machine run "
-    "pip install 'rerankrt[gpu]' (tensorrt>=10.8 and cuda-python; the tensorrt wheels pull their libraries from "
+    "pip install 'rerankrt[gpu]' (tensorrt>=10.14 and cuda-python; the tensorrt wheels pull their libraries from "
     "NVIDIA's index, so https://pypi.nvidia.com must be reachable, or pass --extra-index-url https://pypi.nvidia.com), "
     "or build inside an NGC TensorRT container (nvcr.io/nvidia/tensorrt)."
 )

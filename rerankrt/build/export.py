@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -211,98 +210,118 @@ def fused_attention_model(model):
             or a Q/DQ sits on the attention path (the fused form would silently drop it).
     """
     onnx = require("onnx", purpose="the fused-attention graph")
-    from onnx import helper, numpy_helper
 
     graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-
-    def constant(name: str) -> float | None:
-        node = producer.get(name)
-        if node is not None and node.op_type == "Constant":
-            value = numpy_helper.to_array(node.attribute[0].t)
-        else:
-            init = next((t for t in graph.initializer if t.name == name), None)
-            value = None if init is None else numpy_helper.to_array(init)
-        return float(value) if value is not None and value.size == 1 else None
-
-    def unscale(name: str) -> tuple[str, float]:
-        node = producer.get(name)
-        if node is not None and node.op_type == "Mul":
-            for i, j in ((0, 1), (1, 0)):
-                factor = constant(node.input[j])
-                if factor is not None:
-                    return node.input[i], factor
-        return name, 1.0
-
-    def unrepeat(name: str) -> str:
-        chain, source, node = [], name, producer.get(name)
-        while node is not None and node.op_type in _UNREPEAT and len(chain) < len(_UNREPEAT):
-            chain.append(node.op_type)
-            source, node = node.input[0], producer.get(node.input[0])
-        if chain and chain != list(_UNREPEAT):
-            raise ValueError(f"K/V path {chain} above {name!r} is not repeat_kv (Unsqueeze -> Expand -> Reshape)")
-        return source
-
-    def depends_on(name: str, target: str) -> bool:
-        seen, stack = set(), [name]
-        while stack:
-            tensor = stack.pop()
-            if tensor == target:
-                return True
-            node = producer.get(tensor)
-            if node is not None and id(node) not in seen:
-                seen.add(id(node))
-                stack.extend(node.input)
-        return False
-
-    replaced: dict[int, Any] = {}
-    for softmax in [n for n in graph.node if n.op_type == "Softmax"]:
-        add = producer.get(softmax.input[0])
-        qk = next((producer.get(i) for i in (add.input if add is not None else []) if i in producer), None)
-        if add is None or add.op_type != "Add" or qk is None or qk.op_type != "MatMul":
-            raise ValueError(f"Softmax {softmax.name!r} is not fed by MatMul + mask: not the exported SDPA")
-        mask = next(i for i in add.input if i != qk.output[0])
-        if depends_on(mask, ONNX_INPUTS[1]):
-            raise ValueError(
-                f"the mask of {softmax.name!r} depends on {ONNX_INPUTS[1]!r}: a causal flag cannot replace it"
-            )
-        pv = [c for c in consumers.get(softmax.output[0], []) if c.op_type == "MatMul"]
-        if len(pv) != 1:
-            raise ValueError(f"Softmax {softmax.name!r} does not feed exactly one MatMul")
-        pv = pv[0]
-        q, q_scale = unscale(qk.input[0])
-        kt, k_scale = unscale(qk.input[1])
-        transpose = producer.get(kt)
-        perm = next((list(a.ints) for a in transpose.attribute if a.name == "perm"), None) if transpose else None
-        if transpose is None or transpose.op_type != "Transpose" or perm != [0, 1, 3, 2]:
-            raise ValueError(f"K of {qk.name!r} is not a [0, 1, 3, 2] Transpose")
-        k, v = unrepeat(transpose.input[0]), unrepeat(pv.input[1])
-        for tensor in (q, k, v):
-            if producer.get(tensor) is not None and producer[tensor].op_type == "DequantizeLinear":
-                raise ValueError(f"{tensor!r} reads a DequantizeLinear: FP8 attention inputs are not supported")
-        # The exporter reads the output's shape off the repeated V; Q has that shape ([B, N_q, S, D]), so the
-        # Shape nodes read Q and the repeated copies die with the rest of repeat_kv.
-        for repeated in {transpose.input[0], pv.input[1]} - {k, v}:
-            for user in consumers.get(repeated, []):
-                if user.op_type == "Shape":
-                    user.input[0] = q
-        prefix = softmax.name.rsplit("/", 1)[0]
-        replaced[id(pv)] = helper.make_node(
-            "Attention", [q, k, v], [pv.output[0]], name=f"{prefix}/Attention", is_causal=1, scale=q_scale * k_scale
-        )
+    index = _SdpaGraph(graph)
+    replaced = {id(node): index.attention_for(node) for node in graph.node if node.op_type == "Softmax"}
     if not replaced:
         raise ValueError("no attention (Softmax) found in the graph")
-    nodes = [replaced.get(id(n), n) for n in graph.node]
+    # Each Attention takes the place of its PV MatMul (the node that wrote the attention output).
+    by_output = {index.consumer_matmul(id_): node for id_, node in replaced.items()}
+    nodes = [by_output.get(id(n), n) for n in graph.node]
     _keep_live(graph, nodes)
     for opset in model.opset_import:
         if opset.domain in ("", "ai.onnx"):
             opset.version = max(opset.version, ATTENTION_OPSET)
     onnx.checker.check_model(model)
     return model
+
+
+class _SdpaGraph:
+    """A graph's producer/consumer index and the pattern steps of `fused_attention_model`."""
+
+    def __init__(self, graph) -> None:
+        self.graph = graph
+        self.producer = {out: node for node in graph.node for out in node.output}
+        self.consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self._pv: dict[int, int] = {}  # id(Softmax) -> id(its PV MatMul)
+
+    def constant(self, name: str) -> float | None:
+        from onnx import numpy_helper
+
+        node = self.producer.get(name)
+        if node is not None and node.op_type == "Constant":
+            value = numpy_helper.to_array(node.attribute[0].t)
+        else:
+            init = next((t for t in self.graph.initializer if t.name == name), None)
+            value = None if init is None else numpy_helper.to_array(init)
+        return float(value) if value is not None and value.size == 1 else None
+
+    def unscale(self, name: str) -> tuple[str, float]:
+        node = self.producer.get(name)
+        if node is not None and node.op_type == "Mul":
+            for i, j in ((0, 1), (1, 0)):
+                factor = self.constant(node.input[j])
+                if factor is not None:
+                    return node.input[i], factor
+        return name, 1.0
+
+    def unrepeat(self, name: str) -> str:
+        chain, source, node = [], name, self.producer.get(name)
+        while node is not None and node.op_type in _UNREPEAT and len(chain) < len(_UNREPEAT):
+            chain.append(node.op_type)
+            source, node = node.input[0], self.producer.get(node.input[0])
+        if chain and chain != list(_UNREPEAT):
+            raise ValueError(f"K/V path {chain} above {name!r} is not repeat_kv (Unsqueeze -> Expand -> Reshape)")
+        return source
+
+    def depends_on(self, name: str, target: str) -> bool:
+        seen, stack = set(), [name]
+        while stack:
+            tensor = stack.pop()
+            if tensor == target:
+                return True
+            node = self.producer.get(tensor)
+            if node is not None and id(node) not in seen:
+                seen.add(id(node))
+                stack.extend(node.input)
+        return False
+
+    def consumer_matmul(self, softmax_id: int) -> int:
+        return self._pv[softmax_id]
+
+    def attention_for(self, softmax):
+        """The ``Attention`` node that replaces `softmax`'s SDPA (its PV MatMul's place is recorded)."""
+        from onnx import helper
+
+        producer = self.producer
+        add = producer.get(softmax.input[0])
+        qk = next((producer.get(i) for i in (add.input if add is not None else []) if i in producer), None)
+        if add is None or add.op_type != "Add" or qk is None or qk.op_type != "MatMul":
+            raise ValueError(f"Softmax {softmax.name!r} is not fed by MatMul + mask: not the exported SDPA")
+        mask = next(i for i in add.input if i != qk.output[0])
+        if self.depends_on(mask, ONNX_INPUTS[1]):
+            raise ValueError(
+                f"the mask of {softmax.name!r} depends on {ONNX_INPUTS[1]!r}: a causal flag cannot replace it"
+            )
+        pv = [c for c in self.consumers.get(softmax.output[0], []) if c.op_type == "MatMul"]
+        if len(pv) != 1:
+            raise ValueError(f"Softmax {softmax.name!r} does not feed exactly one MatMul")
+        pv = pv[0]
+        q, q_scale = self.unscale(qk.input[0])
+        kt, k_scale = self.unscale(qk.input[1])
+        transpose = producer.get(kt)
+        perm = next((list(a.ints) for a in transpose.attribute if a.name == "perm"), None) if transpose else None
+        if transpose is None or transpose.op_type != "Transpose" or perm != [0, 1, 3, 2]:
+            raise ValueError(f"K of {qk.name!r} is not a [0, 1, 3, 2] Transpose")
+        k, v = self.unrepeat(transpose.input[0]), self.unrepeat(pv.input[1])
+        for tensor in (q, k, v):
+            if producer.get(tensor) is not None and producer[tensor].op_type == "DequantizeLinear":
+                raise ValueError(f"{tensor!r} reads a DequantizeLinear: FP8 attention inputs are not supported")
+        # The exporter reads the output's shape off the repeated V; Q has that shape ([B, N_q, S, D]), so the
+        # Shape nodes read Q and the repeated copies die with the rest of repeat_kv.
+        for repeated in {transpose.input[0], pv.input[1]} - {k, v}:
+            for user in self.consumers.get(repeated, []):
+                if user.op_type == "Shape":
+                    user.input[0] = q
+        self._pv[id(softmax)] = id(pv)
+        prefix = softmax.name.rsplit("/", 1)[0]
+        return helper.make_node(
+            "Attention", [q, k, v], [pv.output[0]], name=f"{prefix}/Attention", is_causal=1, scale=q_scale * k_scale
+        )
 
 
 def _keep_live(graph, nodes: list) -> None:

@@ -49,7 +49,7 @@ OUTPUTS = (
     "report.png",
 )
 INSTALL_TENSORRT = (
-    "install TensorRT 10.8+ and cuda-python on a machine with an NVIDIA driver and GPU "
+    "install TensorRT 10.14+ and cuda-python on a machine with an NVIDIA driver and GPU "
     "(pip install 'rerankrt[gpu]', which pulls tensorrt from NVIDIA's index), or pass --onnx-only"
 )
 
