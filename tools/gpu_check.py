@@ -187,8 +187,8 @@ def execute_in_child(step: Step, out: Path, budget: float) -> dict[str, Any]:
     except (OSError, ValueError):
         what = f"ran past its {budget:.0f} s budget and was killed" if rc is None else f"died with exit code {rc}"
         entry = {"status": "timeout" if rc is None else "failed", "error": f"the step {what}"}
-    if entry.get("status") not in DONE:
-        entry["log_tail"] = tail
+    if entry.get("status") not in DONE and tail.strip():
+        entry["log_tail"] = tail  # the child's own output: pytest's, a CUDA library's complaint
     return entry
 
 
@@ -237,8 +237,19 @@ def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
-def main(argv: list[str] | None = None, *, gpus: list[str] | None = None) -> int:
-    """The command line. Exit 0 when every step that ran is ok or skipped (and without a GPU), 1 otherwise."""
+def main(
+    argv: list[str] | None = None,
+    *,
+    gpus: list[str] | None = None,
+    execute: Callable[[Step, Path, float], dict[str, Any]] | None = None,
+) -> int:
+    """The command line. Exit 0 when every step recorded is ok or skipped (and without a GPU), 1 otherwise.
+
+    Args:
+        argv: Arguments. Defaults to sys.argv[1:].
+        gpus: The GPUs present (tests). Defaults to what ``nvidia-smi -L`` lists.
+        execute: Runs one step (tests). Defaults to `execute_in_child`.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: $OUT, else gpu-check/)")
     parser.add_argument("--steps", default="", help="comma-separated steps to run (default: all)")
@@ -271,7 +282,7 @@ def main(argv: list[str] | None = None, *, gpus: list[str] | None = None) -> int
     skipped = [n for n in STEP_NAMES if n not in names]
     if skipped:
         print(f"gpu-check: already done or not asked for, not rerun: {', '.join(skipped)}")
-    run_steps(record, names, out)
+    run_steps(record, names, out, execute=execute or execute_in_child)
     print(f"gpu-check: wrote {out / RESULTS} and {out / SUMMARY}")
     return 0 if all(e.get("status") in DONE for e in record["steps"].values()) else 1
 
@@ -305,7 +316,11 @@ def run_one_step(name: str, out: Path, budget: float) -> int:
     except gpu_steps.Skip as exc:
         entry = {"status": "skipped", "reason": str(exc)}
     except BaseException as exc:  # noqa: BLE001 - any failure is this step's, recorded, and the run goes on
-        entry = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "log_tail": traceback.format_exc()}
+        entry = {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc()[-LOG_TAIL:],
+        }
     entry["seconds"] = round(time.monotonic() - started, 2)
     out.mkdir(parents=True, exist_ok=True)
     (out / f".{name}.result.json").write_text(json.dumps(entry, default=str), encoding="utf-8")
