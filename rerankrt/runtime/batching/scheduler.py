@@ -30,7 +30,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from rerankrt.prompt import Encoded, _as_list
+from rerankrt.encoding import Encoded, _as_list
 from rerankrt.runtime.backends.base import Backend
 from rerankrt.runtime.batching import admission, pipeline, policy
 from rerankrt.runtime.batching.config import SchedulerConfig
