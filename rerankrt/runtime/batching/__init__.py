@@ -1,5 +1,6 @@
 """In-flight batching, by role: result and error types, the host-CPU turn lock, the pure batching policy, the
-scheduler's config, and the scheduler (worker thread and lifecycle)."""
+scheduler's config, admission (goodput estimates, intake checks), and the scheduler (its lifecycle, its worker
+thread's loop, the wait loop)."""
 
 from rerankrt.runtime.batching.config import SchedulerConfig
 from rerankrt.runtime.batching.scheduler import BatchListener, Scheduler

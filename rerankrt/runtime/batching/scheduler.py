@@ -13,11 +13,14 @@ Each pair's score is written into its request's own slot, so every request gets 
 Cancelling a request's future, or its deadline passing, frees its pending pairs at once. A backend error fails the
 requests in that batch and the worker keeps serving; if the worker itself dies, every live request fails at once and
 `health()` reports why. Nothing waits forever: waits through `wait()` end at their deadline or when the worker dies.
+
+By role: this module admits, tokenizes, queues, finishes and closes; the worker thread's loop is
+`rerankrt.runtime.batching.worker`, the wait loop `rerankrt.runtime.batching.waiting`, the admission checks
+`rerankrt.runtime.batching.intake`.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import heapq
 import itertools
@@ -25,34 +28,34 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from dataclasses import fields
 
 import numpy as np
 
-from rerankrt.prompt import Encoded, _as_list
+from rerankrt.encoding import Encoded, _as_list
 from rerankrt.runtime.backends.base import Backend
-from rerankrt.runtime.batching import admission, pipeline, policy
+from rerankrt.runtime.batching import admission, intake, policy, waiting
 from rerankrt.runtime.batching.config import SchedulerConfig
-from rerankrt.runtime.batching.policy import Batch, PendingRequest
+from rerankrt.runtime.batching.policy import PendingRequest
 from rerankrt.runtime.batching.turns import TurnLock
 from rerankrt.runtime.batching.types import (
     BatchStats,
     DeadlineExceededError,
-    OverloadedError,
     RequestFuture,
     SchedulerClosedError,
     SchedulerStats,
     ScoreResult,
     WorkerDiedError,
 )
+from rerankrt.runtime.batching.worker import WorkerLoop
 
 log = logging.getLogger("rerankrt.scheduler")
 
-# How often a waiter checks that the worker is still alive; bounds how long a dead worker can go unnoticed.
-_LIVENESS_POLL_S = 0.5
-# How long `wait` gives a request that another thread just finished to have its future settled (it is immediate).
-_SETTLE_S = 5.0
+# How often a waiter checks that the worker is still alive (rerankrt.runtime.batching.waiting).
+_LIVENESS_POLL_S = waiting.LIVENESS_POLL_S
+# Looked up here at each call, so that a test can widen the gap between finishing a request and settling its future.
+_settle = waiting.settle
 # The counters of `SchedulerStats`: all its fields but the gauges.
 _COUNTERS = tuple(
     f.name
@@ -63,18 +66,7 @@ _COUNTERS = tuple(
 BatchListener = Callable[[BatchStats], None]
 
 
-def _settle(future: Future, *, result=None, exception: BaseException | None = None) -> None:
-    """Complete a future unless a caller cancelled it first (which may race with us from another thread)."""
-    try:
-        if exception is not None:
-            future.set_exception(exception)
-        else:
-            future.set_result(result)
-    except InvalidStateError:
-        pass
-
-
-class Scheduler:
+class Scheduler(WorkerLoop):
     """Runs the pairs of all concurrent requests through one backend in shared, length-bucketed batches.
 
     Args:
@@ -210,14 +202,7 @@ class Scheduler:
             ValueError: For an empty or too long row, naming its index.
             OverloadedError, SchedulerClosedError, WorkerDiedError: As in `submit`.
         """
-        rows = []
-        for i, row in enumerate(ids):
-            arr = np.asarray(row)
-            if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
-                raise ValueError(f"ids[{i}] must be a 1-D sequence of integer token ids, got {arr.dtype} {arr.shape}")
-            if not 1 <= arr.size <= self._shape.longest_row:
-                raise ValueError(f"ids[{i}] has {arr.size} tokens; the engine takes 1 to {self._shape.longest_row}")
-            rows.append(arr.astype(np.int64, copy=False))
+        rows = intake.rows_from_ids(ids, self._shape.longest_row)
         req = self._admit(len(rows), deadline)
         if rows:
             with self._failing(req):
@@ -259,25 +244,21 @@ class Scheduler:
 
     def _admit(self, n: int, deadline: float | None) -> PendingRequest:
         """Register a request of `n` pairs, or refuse it when the queue is full or the scheduler cannot serve."""
-        limit = self.config.max_pending_pairs
         with self._cond:
             self._raise_if_unavailable()
-            if self._pending_pairs > 0 and self._pending_pairs + n > limit:
-                self._counts["requests_rejected"] += 1
-                raise OverloadedError(
-                    f"overloaded: {self._pending_pairs} pairs are queued and this request adds {n}, over "
-                    f"max_pending_pairs={limit}; retry later"
-                )
-            refused = self.config.goodput and admission.refusal(
+            refused = intake.refusal(
                 self._requests.values(),
                 n,
                 deadline,
+                pending_pairs=self._pending_pairs,
+                max_pending_pairs=self.config.max_pending_pairs,
+                goodput=self.config.goodput,
                 running_pairs=self._running_pairs,
                 throughput=self._meter.throughput,
                 small=n <= self._shape.max_batch_size,
                 now=time.monotonic(),
             )
-            if refused:
+            if refused is not None:
                 self._counts["requests_rejected"] += 1
                 raise refused
             rid = next(self._ids)
@@ -311,26 +292,8 @@ class Scheduler:
     # -- waiting, cancelling ---------------------------------------------------------------------------------------
 
     def _wait_slices(self, future: RequestFuture, timeout: float | None) -> Iterator[float | None]:
-        """The one deadline loop under `wait` and `wait_async`: yields how long to wait on the future next.
-
-        Between slices it checks that the worker lives. At the deadline it expires the request and yields None: the
-        future is finished then (by us, or by a thread that may still be settling it), and the caller waits for it.
-        """
-        deadline = future.deadline
-        if timeout is not None:
-            until = time.monotonic() + timeout
-            deadline = until if deadline is None else min(deadline, until)
-        while True:
-            slice_s = _LIVENESS_POLL_S
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.expire(future)
-                    yield None
-                    return
-                slice_s = min(slice_s, left)
-            yield slice_s
-            self._check_worker()
+        """The one deadline loop under `wait` and `wait_async` (`waiting.wait_slices`), checking the worker."""
+        return waiting.wait_slices(future, timeout, expire=self.expire, check_worker=self._check_worker)
 
     def wait(self, future: RequestFuture, timeout: float | None = None) -> ScoreResult:
         """Block until the request's result, its deadline (or `timeout`), or the worker's death.
@@ -343,32 +306,11 @@ class Scheduler:
             DeadlineExceededError: When the deadline passes; the request's pending pairs are dropped.
             Whatever failed the request (BackendError, WorkerDiedError, CancelledError, ...).
         """
-        for slice_s in self._wait_slices(future, timeout):
-            if slice_s is None:
-                return future.result(timeout=_SETTLE_S)
-            try:
-                return future.result(timeout=slice_s)
-            except TimeoutError:
-                if future.done():  # it failed with DeadlineExceededError, itself a TimeoutError
-                    raise
-        raise AssertionError("unreachable: the wait loop ends by returning")
+        return waiting.result_in_slices(future, self._wait_slices(future, timeout))
 
     async def wait_async(self, future: RequestFuture, timeout: float | None = None) -> ScoreResult:
         """`wait` for asyncio: awaits without blocking the event loop; cancelling the task cancels the request."""
-        import asyncio
-
-        waiter = asyncio.wrap_future(future)
-        try:
-            for slice_s in self._wait_slices(future, timeout):
-                if slice_s is None:
-                    return await waiter
-                done, _ = await asyncio.wait({waiter}, timeout=slice_s)
-                if done:
-                    return waiter.result()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        raise AssertionError("unreachable: the wait loop ends by returning")
+        return await waiting.result_in_slices_async(future, self._wait_slices(future, timeout))
 
     def expire(self, future: RequestFuture) -> None:
         """Fail a request with DeadlineExceededError now (if it is not done) and drop its pending pairs."""
@@ -431,129 +373,6 @@ class Scheduler:
             raise SchedulerClosedError("the scheduler is closed")
         if self._dead or not self._worker.is_alive():
             raise WorkerDiedError(self._error or "the scheduler's worker thread is not running")
-
-    def _run(self) -> None:
-        """The worker: keep up to the backend's pipeline depth of batches in flight, collecting the oldest first.
-
-        While one batch runs on a device the next is formed and submitted; when nothing can be formed yet, the
-        worker waits for the oldest batch instead. A host-CPU backend keeps depth 1 (its batches take turns).
-        """
-        depth = 1 if self._host_turns is not None else max(1, int(getattr(self.backend, "pipeline_depth", 1)))
-        flights: collections.deque[pipeline.InFlight] = collections.deque()
-        previous_done = 0.0
-        try:
-            while True:
-                if len(flights) < depth:
-                    batch = self._next_batch(wait=False) if flights else self._next_batch()
-                    if batch is not None:
-                        flights.append(self._launch(batch))
-                        continue
-                    if not flights:
-                        return
-                previous_done = self._run_batch(flights.popleft(), previous_done)
-        except BaseException as exc:  # noqa: BLE001 - whatever kills the worker must fail everyone, loudly
-            message = f"the scheduler's worker thread died: {exc!r}"
-            log.critical(message, exc_info=True)
-            with self._cond:
-                self._dead = True
-                self._error = message
-                self._running_pairs = 0
-            died = WorkerDiedError(message)
-            died.__cause__ = exc
-            self._fail_all(died)
-
-    def _next_batch(self, *, wait: bool = True) -> Batch | None:
-        """Form the next batch, waiting for pending pairs when `wait`; None when closing with nothing left to run,
-        or (not `wait`) when nothing can be formed now.
-
-        Where batches take turns with tokenizing, the batch is formed once the turn is ours, so that it holds the
-        pairs tokenized just before; it is returned with the turn held, and `_run_batch` gives it back.
-        """
-        while True:
-            with self._cond:
-                expired = policy.expired_requests(self._deadlines, self._requests, time.monotonic())
-                if not expired:
-                    if self._closing and not (self._drain and self._pending_pairs):
-                        return None
-                    # Only where batches take turns on the host: a GPU backend's worker skips this scan.
-                    waiting = self._host_turns is not None and [r for r in self._requests.values() if r.lengths]
-                    if not waiting:
-                        batch = self._form_batch()
-                        if batch is not None or not wait:
-                            return batch
-                        now = time.monotonic()
-                        self._cond.wait(timeout=policy.next_deadline_in(self._deadlines, self._requests, now))
-                        continue
-                    # A small request waiting to lead makes the batch urgent: before large requests' tokenizing.
-                    urgent = any(r.turn == 0 for r in waiting)
-            if expired:
-                for req in expired:
-                    self.expire(req.future)
-                continue
-            self._host_turns.acquire(urgent=urgent)
-            try:
-                with self._cond:
-                    batch = self._form_batch()
-            except BaseException:
-                self._host_turns.release()
-                raise
-            if batch is not None:
-                return batch
-            self._host_turns.release()  # the pairs went (cancelled, expired) while we waited
-
-    def _form_batch(self) -> Batch | None:
-        """The policy's next batch (called under the lock); its pairs leave the pending count."""
-        batch = policy.form_batch(self._requests.values(), self._policy, self._shape)
-        if batch is not None:
-            self._pending_pairs -= len(batch.rows)
-            self._running_pairs += len(batch.rows)
-            batch.pending_after = self._pending_pairs
-        return batch
-
-    def _launch(self, batch: Batch) -> pipeline.InFlight:
-        holds_turn = self._host_turns is not None
-        try:
-            return pipeline.launch(self.backend, batch, self.encoder.pad_id, holds_turn=holds_turn)
-        except BaseException:
-            if holds_turn:
-                self._host_turns.release()
-            raise
-
-    def _run_batch(self, flight: pipeline.InFlight, previous_done: float) -> float:
-        """Collect a submitted batch, write its scores or fail its requests, tell the listeners; returns when it
-        finished."""
-        batch, rows = flight.batch, len(flight.batch.rows)
-        try:
-            scores, error = pipeline.collect(self.backend, flight, previous_done)
-        finally:
-            if flight.holds_turn:
-                self._host_turns.release()
-        done: list[PendingRequest] = []
-        with self._cond:
-            self._running_pairs -= rows
-            self._counts["batches"] += 1
-            self._counts["batch_rows"] += rows
-            self._counts["real_tokens"] += flight.real_tokens
-            self._counts["padded_tokens"] += rows * batch.seq_len
-            if error is None:
-                done, scored = policy.record_scores(batch, scores)
-                self._counts["pairs_scored"] += scored
-            else:
-                self._counts["failed_batches"] += 1
-        if error is None:
-            for req in done:
-                result = ScoreResult(req.scores, req.num_tokens, req.truncated)
-                self._finish(req, counter="requests_completed", result=result)
-        else:
-            for req in {id(r): r for r, _, _ in batch.rows}.values():
-                self._finish(req, exception=error, counter="requests_failed")
-        stats = pipeline.batch_stats(flight, error)
-        for listener in self._listeners:
-            try:
-                listener(stats)
-            except Exception:  # noqa: BLE001 - a metrics listener must never take the worker down
-                log.exception("batch listener %r raised; ignored", listener)
-        return flight.done
 
     # -- status ----------------------------------------------------------------------------------------------------
 
