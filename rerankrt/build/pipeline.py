@@ -42,7 +42,7 @@ from rerankrt._device import DEFAULT_MODEL, detected_capability, tensorrt_status
 from rerankrt.build.config import ConfigError
 from rerankrt.build.engine_dir import manifest_from_build, package_engine_dir
 from rerankrt.build.export import onnx_from_checkpoint
-from rerankrt.build.gate import GateResult, gate_from_metrics, metrics_from_scores
+from rerankrt.build.gate import GateResult
 from rerankrt.build.stages import (
     ENGINE_NAME,
     EXIT_CHECK,
@@ -52,7 +52,6 @@ from rerankrt.build.stages import (
     EXIT_NO_TENSORRT,
     EXIT_OK,
     EXIT_TACTICS,
-    INT8_NAME,
     TRT_ONNX_NAME,
     BuildError,
     BuildPlan,
@@ -63,12 +62,11 @@ from rerankrt.build.stages import (
     config_from_args,
     encoder_for_build,
     engine_from_graph,
-    estimate_scores_from_module,
+    engine_gate_from_build,
     gate_from_graph,
-    int8_onnx_from_onnx,
-    onnx_scores_from_graph,
     pairs_for_build,
     reference_scores_from_checkpoint,
+    side_gates,
     summary_message,
     trt_graph_for_target,
 )
@@ -204,7 +202,7 @@ def _build(*, timer: _Timer, **args: Any) -> BuildResult:
         )
     gated, held_encoded = _gate_stage(plan, graphs, check.as_dict(), timer)
     package_engine_dir(plan, graphs, gated)
-    compiled = _compile_stage(plan, graphs, held_encoded, timer, onnx_only=args["onnx_only"])
+    compiled = _compile_stage(plan, graphs, gated, held_encoded, timer, onnx_only=args["onnx_only"])
     manifest = write_manifest(manifest_from_build(plan, graphs, gated, compiled, check.details, timer.timings))
     exit_code = EXIT_NO_TENSORRT if compiled.missing else EXIT_OK
     return BuildResult(
@@ -338,7 +336,7 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
         gate, candidate = gate_from_graph(
             graphs.shipped, reference, held_encoded, groups, encoder.pad_id, config, label
         )
-    estimate_label, estimate, extra = _side_gates(plan, graphs, reference, held_encoded, groups, timer)
+    estimate_label, estimate, extra = side_gates(plan, graphs, reference, held_encoded, groups, timer)
     meta = {
         "target": config.as_dict(),
         "template": plan.template,
@@ -371,6 +369,8 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
         )
     int8_ok = all(g.passed for g in extra.values()) and bool(extra)
     gated = Gated(
+        reference=reference,
+        groups=groups,
         gate=gate,
         graph=graph,
         precision=precision,
@@ -383,33 +383,9 @@ def _gate_stage(plan: BuildPlan, graphs: Graphs, check: dict[str, Any], timer: _
     return gated, held_encoded
 
 
-def _side_gates(plan: BuildPlan, graphs: Graphs, reference, held_encoded, groups, timer: _Timer):
-    """What the report shows beside the gate: the CPU estimate of the engine's own numerics (informational) and,
-    on CPU targets with ``int8_cpu``, the INT8 graph's own gate.
-
-    Returns:
-        (estimate label, estimate `GateResult` or None, {label: INT8 `GateResult`}).
-    """
-    config, encoder = plan.config, plan.encoder
-    extra: dict[str, GateResult] = {}
-    estimate, estimate_label = None, ""
-    if graphs.scorer is not None:
-        body = "BF16 body around FP8 fake quantization" if config.quantized else "BF16 body"
-        estimate_label = f"estimate of the engine's numerics: torch, {body}, float32 norm and head (CPU)"
-        with timer("estimate"):
-            est = estimate_scores_from_module(graphs.scorer, held_encoded, encoder.pad_id, config)
-        estimate = gate_from_metrics(metrics_from_scores(reference, est, groups), config.gate)
-    if config.gpu == "cpu" and config.int8_cpu:
-        with timer("int8"):
-            int8_path = int8_onnx_from_onnx(graphs.fp32_onnx, plan.work / INT8_NAME)
-            int8_scores = onnx_scores_from_graph(int8_path, held_encoded, encoder.pad_id, config, desc="gate: INT8")
-            extra[f"INT8 dynamic graph {INT8_NAME} (onnxruntime)"] = gate_from_metrics(
-                metrics_from_scores(reference, int8_scores, groups), config.int8_gate
-            )
-    return estimate_label, estimate, extra
-
-
-def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer, *, onnx_only: bool) -> Compiled:
+def _compile_stage(
+    plan: BuildPlan, graphs: Graphs, gated: Gated, held_encoded, timer: _Timer, *, onnx_only: bool
+) -> Compiled:
     """TensorRT targets: engine.plan from model.onnx (an AutoCast graph replaces it for BF16/FP16), or the reason
     there is none; the notes say what was not built and what the directory serves instead."""
     config = plan.config
@@ -431,6 +407,7 @@ def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer,
                     plan.out / TRT_ONNX_NAME, plan.out / ENGINE_NAME, config, plan.work / "timing.cache"
                 )
             _verify_engine(plan, compiled.engine_info)
+            _gate_engine(plan, gated, held_encoded, compiled, timer)
         except trt_compile.TensorRTUnavailable as exc:
             ok, why = False, str(exc)
         except trt_compile.CompileError as exc:
@@ -443,6 +420,27 @@ def _compile_stage(plan: BuildPlan, graphs: Graphs, held_encoded, timer: _Timer,
             "served by onnxruntime on the CPU for checking; rebuild on the target GPU for engine.plan"
         )
     return compiled
+
+
+def _gate_engine(plan: BuildPlan, gated: Gated, held_encoded, compiled: Compiled, timer: _Timer) -> None:
+    """The engine itself against the float32 reference on the held-out pairs; a miss fails the build (exit 4)."""
+    from rerankrt.runtime.backends import BackendUnavailableError
+
+    try:
+        with timer("engine gate"):
+            verdict = engine_gate_from_build(plan, gated, held_encoded)
+    except BackendUnavailableError as exc:
+        compiled.engine_info["engine_gate"] = {"ran": False, "why": str(exc)}
+        compiled.notes.append(f"the engine itself was not gated: {exc}")
+        return
+    compiled.engine_info["engine_gate"] = {"ran": True, **verdict.as_dict()}
+    if not verdict.passed:
+        raise BuildError(
+            f"accuracy gate failed on the TensorRT engine itself ({plan.config.precision}, this GPU) vs the float32 "
+            f"reference on {len(plan.held_pairs)} held-out pairs: " + "; ".join(verdict.failures),
+            EXIT_GATE,
+            gate=verdict,
+        )
 
 
 def _verify_engine(plan: BuildPlan, engine_info: dict[str, Any]) -> None:

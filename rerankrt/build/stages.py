@@ -388,6 +388,8 @@ class Gated:
     int8_ok: bool
     estimate: GateResult | None = None
     estimate_label: str = ""
+    reference: np.ndarray | None = None  # the float32 reference scores of the held-out pairs
+    groups: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -423,3 +425,60 @@ def summary_message(plan: BuildPlan, gated: Gated, compiled: Compiled) -> str:
     if compiled.engine_info is not None:
         return f"{out}: TensorRT engine built ({config.gpu}, {config.precision}); {summary}"
     return f"{out}: onnxruntime engine directory built ({config.gpu}, {config.precision}); {summary}"
+
+
+def engine_gate_from_build(plan: BuildPlan, gated: Gated, held_encoded) -> GateResult:
+    """The engine just built scores the held-out pairs against the float32 reference, on this GPU, with the
+    thresholds of the twin's gate: the engine's own BF16/FP8 rounding is what is judged.
+
+    Raises:
+        BackendUnavailableError: The engine cannot run here (e.g. cuda-python missing).
+    """
+    from rerankrt.runtime.backends.tensorrt import TensorRTBackend
+
+    config = plan.config
+    backend = TensorRTBackend(
+        plan.out / ENGINE_NAME,
+        max_batch_size=config.max_batch_size,
+        max_seq_len=config.max_seq_len,
+        max_num_tokens=config.max_num_tokens,
+        precision=config.precision,
+    )
+    try:
+        scores = scores_from_backend(
+            backend,
+            held_encoded,
+            plan.encoder.pad_id,
+            max_tokens=config.max_num_tokens,
+            max_batch=config.max_batch_size,
+            desc="gate: TensorRT engine",
+        )
+    finally:
+        backend.close()
+    return gate_from_metrics(metrics_from_scores(gated.reference, scores, gated.groups), config.gate)
+
+
+def side_gates(plan: BuildPlan, graphs: Graphs, reference, held_encoded, groups, timer):
+    """What the report shows beside the gate: the CPU estimate of the engine's own numerics (informational) and,
+    on CPU targets with ``int8_cpu``, the INT8 graph's own gate.
+
+    Returns:
+        (estimate label, estimate `GateResult` or None, {label: INT8 `GateResult`}).
+    """
+    config, encoder = plan.config, plan.encoder
+    extra: dict[str, GateResult] = {}
+    estimate, estimate_label = None, ""
+    if graphs.scorer is not None:
+        body = "BF16 body around FP8 fake quantization" if config.quantized else "BF16 body"
+        estimate_label = f"estimate of the engine's numerics: torch, {body}, float32 norm and head (CPU)"
+        with timer("estimate"):
+            est = estimate_scores_from_module(graphs.scorer, held_encoded, encoder.pad_id, config)
+        estimate = gate_from_metrics(metrics_from_scores(reference, est, groups), config.gate)
+    if config.gpu == "cpu" and config.int8_cpu:
+        with timer("int8"):
+            int8_path = int8_onnx_from_onnx(graphs.fp32_onnx, plan.work / INT8_NAME)
+            int8_scores = onnx_scores_from_graph(int8_path, held_encoded, encoder.pad_id, config, desc="gate: INT8")
+            extra[f"INT8 dynamic graph {INT8_NAME} (onnxruntime)"] = gate_from_metrics(
+                metrics_from_scores(reference, int8_scores, groups), config.int8_gate
+            )
+    return estimate_label, estimate, extra
