@@ -14,10 +14,15 @@ on 2 cores in ``make bench``'s workload, when all of this holds, and otherwise u
    They agree on every input when merge order follows id order and every token's own tiktoken encoding, run with only
    the lower ids, ends in exactly its listed merge pair: by induction over the merges of a word, the pair tiktoken picks
    is then always a listed pair, and the first listed one present. Proven vocabularies are known by digest
-   (`VERIFIED_DIGESTS`); another vocabulary is proven when first loaded (~3 s, once per process).
+   (`VERIFIED_DIGESTS`); another vocabulary is proven when first loaded (~3 s, then cached per user).
 3. The text holds no added-token spelling (``<|im_end|>``, ``<tool_call>``, ...) before or after normalization, can
    be normalized (no lone surrogates) and has no whitespace run of 100,000 characters (tiktoken's regex engine gives
    up near a million). Texts that fail this, or that tiktoken fails on, go through `tokenizers`.
+
+The verdict and tiktoken's rank table for a tokenizer.json file are cached per user, keyed by the file's sha256
+(`rerankrt._cache`, one file per vocabulary): a CLI call then skips re-reading the vocabulary as JSON, its digest and
+the table (~0.6 s of a ~1.8 s `Reranker.load` on 2 cores). An unreadable, truncated or mismatched entry is ignored and
+rewritten; a cache that cannot be written is skipped.
 
 Normalization is `tokenizers`' own normalizer (``normalize_str``); ASCII text skips it (NFC leaves ASCII alone).
 ``RERANKRT_TOKENIZER=tokenizers`` turns this path off.
@@ -27,12 +32,17 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 import logging
 import os
 import re
 import threading
+from array import array
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rerankrt._cache import read_entry, write_entry
 
 log = logging.getLogger("rerankrt.tokenizer")
 
@@ -49,6 +59,9 @@ _MIN_PARALLEL_CHARS = 8192  # below this a batch is encoded on the calling threa
 # panic); texts with runs a tenth that long go to `tokenizers`, which takes them.
 _LONG_RUN = 100_000
 _WHITESPACE_RUN = re.compile(r"\s+")
+# Bump when the verdict or the table a cache entry holds could change (the checks above, the table's layout).
+CACHE_VERSION = 1
+_CACHE_MAGIC = b"rerankrt-fastbpe\n"
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -169,12 +182,96 @@ def _proven(vocab: dict[str, int], merges: list[tuple[str, str]]) -> bool:
         return True
     with _PROVEN_LOCK:
         if digest not in _PROVEN:
-            log.info("proving tiktoken's BPE equal to this vocabulary's merges (once per process, a few seconds)")
+            log.info("proving tiktoken's BPE equal to this vocabulary's merges (a few seconds, then cached)")
             gaps = equivalence_gaps(vocab, merges, limit=1)
             if gaps:
                 log.info("tokenizer: tiktoken path off: %s", gaps[0])
             _PROVEN[digest] = not gaps
         return _PROVEN[digest]
+
+
+Tables = tuple[str | None, dict[bytes, int], list[str]]  # (why the path is off or None, tiktoken's ranks, added tokens)
+
+
+def tables_from_spec(spec: dict) -> Tables:
+    """The verdict on a parsed tokenizer.json, with tiktoken's rank table and the added-token spellings when on."""
+    problem = _shape_problem(spec)
+    if problem is not None:
+        return problem, {}, []
+    vocab = spec["model"]["vocab"]
+    alphabet = bytes_to_unicode()
+    if not set("".join(vocab)) <= set(alphabet.values()):  # checked before the proof, which can take seconds
+        return "the vocabulary is not byte-level", {}, []
+    if not _proven(vocab, _merge_pairs(spec["model"]["merges"])):
+        return "the merges are not proven to give tiktoken's ids", {}, []
+    to_latin1 = {ord(c): b for b, c in alphabet.items()}  # each character to the byte it stands for
+    ranks = {token.translate(to_latin1).encode("latin-1"): rank for token, rank in vocab.items()}
+    return None, ranks, [t["content"] for t in spec.get("added_tokens", [])]
+
+
+def cache_name(file_digest: str) -> str:
+    """The cache entry (`rerankrt._cache`) of the tokenizer.json whose sha256 is `file_digest`."""
+    return f"fastbpe-v{CACHE_VERSION}-{file_digest}.bin"
+
+
+def _encode_tables(file_digest: str, tables: Tables) -> bytes:
+    problem, ranks, added = tables
+    tokens = list(ranks)
+    payload = array("I", ranks.values()).tobytes() + array("I", map(len, tokens)).tobytes() + b"".join(tokens)
+    header = {
+        "version": CACHE_VERSION,
+        "source_sha256": file_digest,
+        "problem": problem,
+        "added": added,
+        "count": len(tokens),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    return _CACHE_MAGIC + json.dumps(header).encode() + b"\n" + payload
+
+
+def _decode_tables(file_digest: str, data: bytes) -> Tables | None:
+    if not data.startswith(_CACHE_MAGIC):
+        return None
+    line, _, payload = data[len(_CACHE_MAGIC) :].partition(b"\n")
+    header = json.loads(line)
+    if (
+        header.get("version") != CACHE_VERSION
+        or header.get("source_sha256") != file_digest
+        or header.get("payload_sha256") != hashlib.sha256(payload).hexdigest()
+    ):
+        return None
+    count = int(header["count"])
+    ids, lengths = array("I"), array("I")
+    ids.frombytes(payload[: 4 * count])
+    lengths.frombytes(payload[4 * count : 8 * count])
+    blob = payload[8 * count :]
+    if len(ids) != count or len(lengths) != count or sum(lengths) != len(blob):
+        return None
+    ends = list(itertools.accumulate(lengths))
+    tokens = [blob[end - n : end] for end, n in zip(ends, lengths, strict=True)]
+    added = header["added"]
+    if not isinstance(added, list) or not all(isinstance(a, str) for a in added):
+        return None
+    problem = header["problem"]
+    return (str(problem) if problem is not None else None), dict(zip(tokens, ids, strict=True)), added
+
+
+def read_cached_tables(file_digest: str) -> Tables | None:
+    """The cached verdict and table for a tokenizer.json, or None (no entry, or one that is corrupt or not its)."""
+    data = read_entry(cache_name(file_digest)) if array("I").itemsize == 4 else None
+    if data is None:
+        return None
+    try:
+        return _decode_tables(file_digest, data)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):  # a corrupt entry is rebuilt
+        log.info("tokenizer: ignoring a corrupt cache entry %s", cache_name(file_digest))
+        return None
+
+
+def write_cached_tables(file_digest: str, tables: Tables) -> None:
+    """Store the verdict and table for a tokenizer.json; a cache that cannot be written is skipped."""
+    if array("I").itemsize == 4:
+        write_entry(cache_name(file_digest), _encode_tables(file_digest, tables))
 
 
 class FastBPE:
@@ -189,8 +286,15 @@ class FastBPE:
         self._added = added
 
     @classmethod
-    def for_tokenizer(cls, tokenizer) -> FastBPE | None:
-        """The fast path for a `tokenizers.Tokenizer`, or None (tiktoken missing, switched off, or not proven equal)."""
+    def for_tokenizer(cls, tokenizer, source: str | Path | None = None) -> FastBPE | None:
+        """The fast path for a `tokenizers.Tokenizer`, or None (tiktoken missing, switched off, or not proven equal).
+
+        Args:
+            tokenizer: The reference tokenizer.
+            source: The tokenizer.json file `tokenizer` was loaded from, if any: its verdict and table are then read
+                from (or written to) the per-user cache, and on a miss the file is parsed instead of `tokenizer`'s
+                re-serialized form.
+        """
         if os.environ.get(ENV_SWITCH, "").strip().lower() == "tokenizers":
             return None
         try:
@@ -198,22 +302,21 @@ class FastBPE:
         except ImportError:
             log.info("tokenizer: tiktoken not installed; user text goes through tokenizers")
             return None
-        spec = json.loads(tokenizer.to_str())
-        problem = _shape_problem(spec)
+        tables = None
+        if source is not None:
+            raw = Path(source).read_bytes()
+            file_digest = hashlib.sha256(raw).hexdigest()
+            tables = read_cached_tables(file_digest)
+            if tables is None:
+                tables = tables_from_spec(json.loads(raw))
+                write_cached_tables(file_digest, tables)
+        else:
+            tables = tables_from_spec(json.loads(tokenizer.to_str()))
+        problem, ranks, added = tables
         if problem is not None:
             log.info("tokenizer: tiktoken path off: %s", problem)
             return None
-        vocab = spec["model"]["vocab"]
-        alphabet = bytes_to_unicode()
-        if not set("".join(vocab)) <= set(alphabet.values()):  # checked before the proof, which can take seconds
-            log.info("tokenizer: tiktoken path off: the vocabulary is not byte-level")
-            return None
-        if not _proven(vocab, _merge_pairs(spec["model"]["merges"])):
-            return None
-        to_latin1 = {ord(c): b for b, c in alphabet.items()}  # each character to the byte it stands for
-        ranks = {token.translate(to_latin1).encode("latin-1"): rank for token, rank in vocab.items()}
         encoding = tiktoken.Encoding("rerankrt-bpe", pat_str=VERIFIED_PATTERN, mergeable_ranks=ranks, special_tokens={})
-        added = [t["content"] for t in spec.get("added_tokens", [])]
         pattern = re.compile("|".join(map(re.escape, sorted(added, key=len, reverse=True)))) if added else None
         normalizer = tokenizer.normalizer
         return cls(encoding, normalizer.normalize_str if normalizer is not None else _utf8, pattern)

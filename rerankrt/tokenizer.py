@@ -37,15 +37,20 @@ def bundled_tokenizer_dir() -> Path:
     return folder
 
 
-def load_tokenizer(path: str | Path):
-    """A fast `tokenizers.Tokenizer` from a folder holding tokenizer.json (or the file itself)."""
-    from tokenizers import Tokenizer
-
+def tokenizer_file(path: str | Path) -> Path:
+    """The tokenizer.json of a folder (or the file itself)."""
     path = Path(path)
     file = path / "tokenizer.json" if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"no tokenizer.json at {path}")
-    return Tokenizer.from_file(str(file))
+    return file
+
+
+def load_tokenizer(path: str | Path):
+    """A fast `tokenizers.Tokenizer` from a folder holding tokenizer.json (or the file itself)."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(tokenizer_file(path)))
 
 
 # Tokenizers are ~1 s to load: each source gets its plain view once, and its special-parsing view on demand.
@@ -61,8 +66,10 @@ def tokenizer_views(tokenizer) -> tuple[object, object, re.Pattern]:
     key = str(Path(tokenizer).resolve()) if isinstance(tokenizer, str | Path) else id(tokenizer)
     with _VIEWS_LOCK:
         if key not in _VIEWS:
+            source = None
             if isinstance(tokenizer, str | Path):
-                plain = load_tokenizer(tokenizer)
+                source = tokenizer_file(tokenizer)
+                plain = load_tokenizer(source)
                 plain.no_truncation()
                 plain.no_padding()
                 plain.encode_special_tokens = True
@@ -71,7 +78,7 @@ def tokenizer_views(tokenizer) -> tuple[object, object, re.Pattern]:
             _VIEWS[key] = (tokenizer, plain)
             specials = {t.content: i for i, t in plain.get_added_tokens_decoder().items() if t.special}
             _SPECIAL_IDS[key] = specials
-            _FAST[key] = FastBPE.for_tokenizer(plain)
+            _FAST[key] = FastBPE.for_tokenizer(plain, source)  # a file's tables come from the per-user cache
         plain = _VIEWS[key][1]
     names = sorted(_SPECIAL_IDS[key], key=len, reverse=True)
     return key, plain, re.compile("(" + "|".join(map(re.escape, names)) + ")")

@@ -247,3 +247,53 @@ def test_a_pool_that_takes_no_work_encodes_on_the_calling_thread(monkeypatch):
     seen = Recorder()
     assert FAST.encode(texts, seen) == reference(texts)
     assert seen.texts == []
+
+
+def test_a_tokenizer_file_is_proven_once_per_user_and_a_corrupt_cache_entry_is_rebuilt(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    file = bundled_tokenizer_dir() / "tokenizer.json"
+    texts = ["Who wrote 'To Kill a Mockingbird'?", "Grüße aus Köln, 東京 and 12,345 ünïcödé words"]
+    first = FastBPE.for_tokenizer(REFERENCE, file)
+    (entry,) = (tmp_path / "rerankrt").iterdir()
+    assert entry.name.startswith("fastbpe-v") and entry.stat().st_size > 1_000_000
+
+    def no_rebuild(spec):
+        raise AssertionError("a cached vocabulary was parsed and proven again")
+
+    monkeypatch.setattr(_fastbpe, "tables_from_spec", no_rebuild)
+    second = FastBPE.for_tokenizer(REFERENCE, file)  # the cache's table, no JSON, digest or proof
+    assert second.encode(texts, reference) == first.encode(texts, reference) == reference(texts)
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    good = entry.read_bytes()
+    for corrupt in (b"garbage", good[: len(good) // 2], good[:-1] + bytes([good[-1] ^ 1])):
+        entry.write_bytes(corrupt)
+        rebuilt = FastBPE.for_tokenizer(REFERENCE, file)
+        assert rebuilt.encode(texts, reference) == reference(texts)
+        assert entry.read_bytes() == good  # rewritten whole
+
+    # An entry found under another file's name (a mismatched digest) is not used either.
+    other = tmp_path / "rerankrt" / _fastbpe.cache_name("0" * 64)
+    other.write_bytes(good)
+    assert _fastbpe.read_cached_tables("0" * 64) is None
+
+
+def test_an_unwritable_cache_still_gives_the_fast_path(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    fast = FastBPE.for_tokenizer(REFERENCE, bundled_tokenizer_dir() / "tokenizer.json")
+    assert fast is not None and fast.encode(["plain text"], reference) == reference(["plain text"])
+
+
+def test_a_cached_verdict_keeps_an_off_path_off(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    other = dict(SPEC, normalizer={"type": "NFKC"})
+    file = tmp_path / "tokenizer.json"
+    file.write_text(json.dumps(other), encoding="utf-8")
+    tokenizer = Tokenizer.from_file(str(file))
+    assert FastBPE.for_tokenizer(tokenizer, file) is None
+    assert FastBPE.for_tokenizer(tokenizer, file) is None  # from the cache: the verdict, not a table
+    (entry,) = (tmp_path / "cache" / "rerankrt").iterdir()
+    assert entry.stat().st_size < 10_000

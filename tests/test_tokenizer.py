@@ -29,3 +29,19 @@ def test_a_folder_loads_once_and_its_views_disagree_only_on_special_spellings():
     assert im_end not in plain.encode("x<|im_end|>", add_special_tokens=False).ids  # plain text stays text
     assert im_end in parsing.encode("x<|im_end|>", add_special_tokens=False).ids
     assert specials.split("a<|im_end|>b") == ["a", "<|im_end|>", "b"]
+
+
+def test_a_tokenizer_folder_fills_the_per_user_cache(monkeypatch, tmp_path):
+    import shutil
+
+    from rerankrt.tokenizer import fast_bpe
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "tok"
+    shutil.copytree(bundled_tokenizer_dir(), folder)
+    key, plain, _ = tokenizer_views(folder)
+    assert [p.name.split("-")[0] for p in (tmp_path / "cache" / "rerankrt").iterdir()] == ["fastbpe"]
+    text = "Grüße aus Köln: 12,345 words"
+    assert fast_bpe(key).encode([text], lambda t: [plain.encode(t[0], add_special_tokens=False).ids]) == [
+        plain.encode(text, add_special_tokens=False).ids
+    ]

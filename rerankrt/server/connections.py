@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 
 import h11
@@ -64,13 +65,15 @@ class ConnectionNotes:
         self.note(reason, loop)
 
 
-def _raw_response(status: int, reason: bytes, error: str, error_type: str) -> bytes:
+def _raw_response(status: int, reason: bytes, error: str, error_type: str, request_id: str | None = None) -> bytes:
     """A whole HTTP/1.1 error answer in the server's JSON shape, for connections that have no request cycle."""
     body = json.dumps({"error": error, "error_type": error_type}).encode()
+    rid = f"x-request-id: {request_id}\r\n".encode() if request_id else b""
     head = (
         f"HTTP/1.1 {status} ".encode()
         + reason
         + b"\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        + rid
         + f"content-length: {len(body)}\r\n\r\n".encode()
     )
     return head + body
@@ -125,6 +128,18 @@ class _ConnectionGuards:
         if self._refused:
             return
         super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers a request h11 cannot parse (a bad request line or header, headers over the size limit) in
+        # plain text; answer in the server's JSON shape with a request id, as the app's own 400s are. The request's
+        # own X-Request-Id cannot be trusted (its headers are what failed to parse), so the id is a new one.
+        self._set_stage(None)
+        if self.transport is None or self.transport.is_closing():
+            return
+        rid = uuid.uuid4().hex
+        error = f"malformed HTTP request: {msg.rstrip('.')}"
+        self.transport.write(_raw_response(400, b"Bad Request", error, "validation", rid))
+        self.transport.close()
 
     def shutdown(self) -> None:
         # A request whose body has not arrived is not in flight: close it now instead of waiting the whole grace

@@ -106,18 +106,35 @@ def serve(
     settings = settings or ServerSettings()
     logging.config.dictConfig(configure_json_logging(settings.log_level))
     raise_file_limit(settings.max_connections)
+    # The directory's name, not its path: log lines leave the host (collectors, tickets) and paths say who runs it.
+    name = Path(engine_dir).resolve().name
+    logger.info("loading", extra={"engine_dir": name, "backend": backend})
+    start = time.perf_counter()
     reranker = Reranker.load(engine_dir, backend=backend, **dict(settings.reranker_options))
+    load_s = time.perf_counter() - start
     try:
         app = create_app(reranker, settings)
-        logger.info(
-            "serving",
-            extra={"engine_dir": str(engine_dir), "host": host, "port": port, "tls": bool(settings.ssl_certfile)},
-        )
         server = _server_class(uvicorn)(uvicorn_config(app, host=host, port=port, settings=settings))
+        url = server_url(host, port, tls=bool(settings.ssl_certfile))
+        server.on_ready = lambda: logger.info(
+            "ready",
+            extra={
+                "url": url,
+                "engine_dir": name,
+                "backend": reranker.backend.name,
+                "load_s": round(load_s, 3),
+                "startup_s": round(time.perf_counter() - start, 3),
+            },
+        )
         server.run()
     finally:
         reranker.close()
     logger.info("stopped", extra={"signals": [signal.Signals(s).name for s in getattr(server, "signals", [])]})
+
+
+def server_url(host: str, port: int, *, tls: bool = False) -> str:
+    """The URL clients use for a bound host and port (IPv6 hosts in brackets)."""
+    return f"{'https' if tls else 'http'}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def _server_class(uvicorn):
@@ -130,12 +147,18 @@ def _server_class(uvicorn):
 
     class GracefulServer(uvicorn.Server):
         signals: list[int]
+        on_ready = None  # called once uvicorn's startup completed (sockets bound, app started)
 
         async def serve(self, sockets=None) -> None:
             notes = getattr(self.config.http, "notes", None)
             if notes is not None:
                 asyncio.get_running_loop().set_exception_handler(notes.loop_error)
             await super().serve(sockets)
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started and self.on_ready is not None:
+                self.on_ready()
 
         @contextlib.contextmanager
         def capture_signals(self):

@@ -96,3 +96,37 @@ def test_graceful_shutdown_finishes_in_flight_requests(scripted):
     assert results == [200]
     with pytest.raises(httpx.TransportError):
         httpx.get(server.url + "/health", timeout=2)
+
+
+def test_serve_logs_loading_then_ready_with_url_and_load_time(cpu_engine_dir):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from tests.server.helpers import free_port, wait_for_health
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rerankrt", "serve", str(cpu_engine_dir), "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for_health(f"http://127.0.0.1:{port}", proc), "rerankrt serve did not come up"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    messages = [line["msg"] for line in lines]
+    assert messages.index("loading") < messages.index("Application startup complete.") < messages.index("ready")
+    loading = lines[messages.index("loading")]
+    ready = lines[messages.index("ready")]
+    assert loading["engine_dir"] == ready["engine_dir"] == cpu_engine_dir.name  # the name, never the host path
+    assert str(cpu_engine_dir.parent) not in err
+    assert ready["url"] == f"http://127.0.0.1:{port}"
+    assert ready["backend"] == "onnxruntime"
+    assert 0 < ready["load_s"] <= ready["startup_s"] < 120

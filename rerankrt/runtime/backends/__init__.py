@@ -135,7 +135,12 @@ def load_backend(manifest: Manifest, name: str | None = None, **options: Any) ->
             )
         from rerankrt.runtime.backends.onnx import OnnxBackend
 
-        return OnnxBackend(graph, **limits, threads=opts.threads)
+        # The manifest names model.onnx's precision (and its digest, verified on read): loading the graph only to
+        # read it back costs ~0.1 s per load. Another artifact (e.g. "onnx_int8") is read from its graph.
+        precision = manifest.target.graph_precision if opts.artifact == "onnx" else None
+        # Its sha256 (checked against the file when `read_manifest` verifies) keys the cache of the graph's sizes.
+        digest = manifest.files.get(str(manifest.artifacts.get(opts.artifact)))
+        return OnnxBackend(graph, **limits, threads=opts.threads, precision=precision, sha256=digest)
 
     model_dir = opts.model_dir or manifest.artifact("checkpoint")
     if model_dir is None or not Path(model_dir).is_dir():

@@ -20,16 +20,19 @@ and every batch pays for fresh allocations; shrinking only after big batches lea
 
 The model's sizes (`ModelShape`, for the scheduler's memory bound) are read from the graph itself (`model_shape_of`):
 an engine directory holds no checkpoint config, the build machine's checkpoint path may not exist where it is
-served, and the graph is the very artifact that runs (hashed in the manifest).
+served, and the graph is the very artifact that runs (hashed in the manifest). Reading them imports onnx and
+parses the graph (~0.5 s of a CLI call), so they are cached per user under the graph's sha256 (`cached_model_shape`).
 """
 
 from __future__ import annotations
 
 import collections
+import json
 from pathlib import Path
 
 import numpy as np
 
+from rerankrt._cache import read_entry, write_entry
 from rerankrt._device import FP8_TYPES
 from rerankrt._optional import require
 from rerankrt.manifest import ONNX_INPUTS, ONNX_OUTPUT
@@ -138,6 +141,28 @@ def model_shape_of(model_path: str | Path) -> ModelShape | None:
     return ModelShape(layers=int(layers), hidden=int(hidden), heads=int(heads or max(1, hidden // FALLBACK_HEAD_DIM)))
 
 
+_SHAPE_CACHE_VERSION = 1
+
+
+def cached_model_shape(model_path: str | Path, sha256: str | None) -> ModelShape | None:
+    """`model_shape_of`, from the per-user cache when the graph's sha256 is known (a corrupt entry is re-read)."""
+    if not sha256:
+        return model_shape_of(model_path)
+    name = f"graph-shape-v{_SHAPE_CACHE_VERSION}-{sha256}.json"
+    data = read_entry(name)
+    if data is not None:
+        try:
+            entry = json.loads(data)
+            if entry["sha256"] == sha256:
+                return None if entry["shape"] is None else ModelShape(**entry["shape"])
+        except (ValueError, KeyError, TypeError):  # corrupt or foreign: read the graph again
+            pass
+    shape = model_shape_of(model_path)
+    fields = None if shape is None else {"layers": shape.layers, "hidden": shape.hidden, "heads": shape.heads}
+    write_entry(name, json.dumps({"sha256": sha256, "shape": fields}).encode())
+    return shape
+
+
 class OnnxBackend(Backend):
     """Scores right-padded batches with an ONNX graph on onnxruntime's CPUExecutionProvider.
 
@@ -149,6 +174,7 @@ class OnnxBackend(Backend):
         threads: Intra-op threads. Defaults to onnxruntime's choice (one per physical core).
         precision: "fp32", "int8" or "fp8". Defaults to what the graph holds (`graph_precision`); a BF16 graph
             (an A100 engine directory's, made for TensorRT) is refused: onnxruntime's CPU provider cannot run it.
+        sha256: The graph file's sha256 (the manifest's, verified on read): its model sizes are then cached.
     """
 
     name = "onnxruntime"
@@ -163,6 +189,7 @@ class OnnxBackend(Backend):
         max_num_tokens: int,
         threads: int | None = None,
         precision: str | None = None,
+        sha256: str | None = None,
     ) -> None:
         ort = require("onnxruntime", extra="cpu", purpose="the onnxruntime backend")
         model_path = Path(model_path)
@@ -201,7 +228,7 @@ class OnnxBackend(Backend):
             max_batch_size=int(max_batch_size),
             max_seq_len=int(max_seq_len),
             max_num_tokens=int(max_num_tokens),
-            model=model_shape_of(model_path),
+            model=cached_model_shape(model_path, sha256),
         )
         self._shrink = ort.RunOptions()
         self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
