@@ -17,9 +17,15 @@ config's.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# rerankrt caches tokenizer tables and graph sizes per user (rerankrt._cache); the suite, and the subprocesses it
+# starts, use a cache of their own instead of the user's ~/.cache/rerankrt.
+os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="rerankrt-test-cache-"))
 
 
 def pytest_addoption(parser) -> None:
