@@ -13,6 +13,7 @@ from rerankrt.runtime.batching.admission import (
     estimate,
     pairs_ahead,
     refusal,
+    tokens_ahead,
 )
 from rerankrt.runtime.batching.policy import PendingRequest
 from rerankrt.runtime.batching.types import BatchStats
@@ -54,10 +55,11 @@ def test_the_meter_sums_bulk_batches_by_busy_time_and_counts_gaps_while_work_wai
     meter = ThroughputMeter(half_life_s=1e9, clock=clock)  # no decay: plain sums
     assert meter.throughput is None
     meter.observe(stats(8, 100, 0.1, pending=50))  # 80 pairs/s, 8,000 tokens/s
-    assert meter.throughput == Throughput(pairs_per_s=80.0, tokens_per_s=8000.0)
+    assert meter.throughput == Throughput(tokens_per_s=8000.0, tokens_per_pair=100.0)
     clock.now += 0.3  # work waited: the 0.3 s since the last batch count, not only the 0.1 s call
     meter.observe(stats(16, 100, 0.1, pending=0))
-    # Weighted by time, not per batch: 24 pairs over 0.4 s, not the mean of 80 and 53 pairs/s.
+    # Weighted by time, not per batch: 2,400 tokens over 0.4 s, not the mean of 8,000 and 5,333 tokens/s.
+    assert meter.throughput.tokens_per_s == pytest.approx(2400 / 0.4)
     assert meter.throughput.pairs_per_s == pytest.approx(24 / 0.4)
     before = meter.throughput
     meter.observe(stats(8, 100, 0.1, error="boom"))  # a failed batch measures nothing
@@ -76,10 +78,11 @@ def test_small_batches_do_not_drag_the_bulk_rate_but_take_their_share_while_work
         meter.observe(stats(64, 100, 0.2, pending=500))
         clock.now += 0.05  # one small batch between them: slow per pair, but short
         meter.observe(stats(3, 40, 0.05, pending=500))
-    # A per-batch EWMA would land near the small batches' 60 pairs/s; the bulk rate stays 320 pairs/s.
-    assert meter.throughput.pairs_per_s == pytest.approx(320.0)
+    # A per-batch EWMA would land near the small batches' 2,400 tokens/s; the bulk rate stays 32,000.
+    assert meter.throughput.tokens_per_s == pytest.approx(32_000.0)
+    assert meter.throughput.tokens_per_pair == pytest.approx(100.0)
     assert meter.throughput.small_share == pytest.approx(0.2 / (0.2 + 0.8))
-    assert meter.throughput.large_pairs_per_s == pytest.approx(320.0 * 0.8)
+    assert meter.throughput.pairs_per_s == pytest.approx(320.0 * 0.8)
     # Small batches with nothing else waiting (the small stream alone) cost large work nothing.
     idle = ThroughputMeter(half_life_s=1e9, clock=clock)
     idle.observe(stats(64, 100, 0.2))
@@ -89,13 +92,22 @@ def test_small_batches_do_not_drag_the_bulk_rate_but_take_their_share_while_work
     assert idle.throughput.small_share == 0.0 and idle.throughput.pairs_per_s == pytest.approx(320.0)
 
 
+def test_a_pair_is_sized_over_all_bulk_batches_while_the_rate_follows_recent_work():
+    clock = Clock()
+    meter = ThroughputMeter(half_life_s=1.0, clock=clock)
+    meter.observe(stats(2, 1000, 1.0))  # a request's long pairs first: 2 pairs of 1,000 tokens
+    meter.observe(stats(20, 100, 1.0))  # then its short ones: 20 of 100
+    assert meter.throughput.tokens_per_pair == pytest.approx(4000 / 22)  # not 100: where the window fell
+    assert meter.throughput.tokens_per_s == pytest.approx(2000.0)
+
+
 def test_the_meter_forgets_old_work_with_its_half_life():
     clock = Clock()
     meter = ThroughputMeter(half_life_s=1.0, clock=clock)
-    meter.observe(stats(10, 100, 1.0))  # cold: 10 pairs/s
+    meter.observe(stats(10, 100, 1.0))  # cold: 1,000 tokens/s
     for _ in range(10):
-        meter.observe(stats(100, 100, 1.0))  # warm: 100 pairs/s
-    assert meter.throughput.pairs_per_s == pytest.approx(100.0, rel=0.01)
+        meter.observe(stats(100, 100, 1.0))  # warm: 10,000 tokens/s
+    assert meter.throughput.tokens_per_s == pytest.approx(10_000.0, rel=0.01)
 
 
 def test_work_ahead_is_small_requests_and_large_ones_due_no_later():
@@ -112,12 +124,22 @@ def test_work_ahead_is_small_requests_and_large_ones_due_no_later():
     assert pairs_ahead(pool, 20.0, small=False) == 2
 
 
-FAST = Throughput(pairs_per_s=100.0, tokens_per_s=10_000.0)
+def test_work_ahead_counts_queued_pairs_by_length_and_untokenized_ones_at_the_mean():
+    long, short = request(1, 10, deadline=10.0), request(2, 10, deadline=12.0, unqueued=5)
+    long.lengths = [500] * 10
+    assert tokens_ahead([long, short], 20.0, small=False, tokens_per_pair=50.0) == 5000 + 100 + 5 * 50
+    # Behind 10 long pairs a request waits longer than behind 10 short ones, at the same pairs ahead.
+    slow = refusal([long], 10, 104.0, running_pairs=0, throughput=FAST, small=False, now=100.0)
+    assert isinstance(slow, OverloadedError)
+    assert refusal([short], 10, 104.0, running_pairs=0, throughput=FAST, small=False, now=100.0) is None
+
+
+FAST = Throughput(tokens_per_s=1000.0, tokens_per_pair=10.0)  # 100 pairs of 10 tokens per second
 
 
 def test_refusal_says_when_a_late_request_could_fit():
     pool = [request(1, 900, deadline=104.0)]
-    assert estimate(100, 900, 5.0, FAST).finish_in_s == pytest.approx(10.0)
+    assert estimate(1000, 9000, 5.0, FAST).finish_in_s == pytest.approx(10.0)
     late = refusal(pool, 100, 105.0, running_pairs=0, throughput=FAST, small=False, now=100.0, margin=1.0)
     assert isinstance(late, OverloadedError) and late.retry_after_s == 5.0
     assert "900 pairs are ahead" in str(late) and "retry in 5 s" in str(late)
@@ -131,8 +153,8 @@ def test_refusal_says_when_a_late_request_could_fit():
 
 
 def test_the_small_streams_share_slows_the_estimate():
-    shared = Throughput(pairs_per_s=100.0, tokens_per_s=10_000.0, small_share=0.5)
-    assert estimate(100, 900, 15.0, shared).finish_in_s == pytest.approx(20.0)
+    shared = Throughput(tokens_per_s=1000.0, tokens_per_pair=10.0, small_share=0.5)
+    assert estimate(1000, 9000, 15.0, shared).finish_in_s == pytest.approx(20.0)
     pool = [request(1, 900, deadline=110.0)]
     assert refusal(pool, 100, 113.0, running_pairs=0, throughput=FAST, small=False, now=100.0) is None
     assert refusal(pool, 100, 113.0, running_pairs=0, throughput=shared, small=False, now=100.0) is not None

@@ -2,7 +2,7 @@
 
 Under concurrent large requests, work that finishes after its deadline is thrown away (the client got 504). The
 scheduler therefore estimates, when a request with a deadline arrives, when it would finish under the goodput policy
-(every small request first, then large requests earliest deadline first): the pairs of the running batch, of the
+(every small request first, then large requests earliest deadline first): the tokens of the running batch, of the
 small requests waiting, of the large requests due no later than it, plus its own, at the rate the backend has been
 measured to serve large work (`ThroughputMeter`, fed with every `BatchStats`). It is admitted only if that finish,
 times `SAFETY_MARGIN`, is before its deadline, and only if it does not push an admitted request with a later
@@ -10,11 +10,14 @@ deadline (which it now goes before) from in time to late. Otherwise it is refuse
 `retry_after_s` the time the work ahead needs to drain enough, which the server sends as ``Retry-After`` with 429.
 
 The meter does not average per batch: a 3-row batch of a small request and a full batch of a large one would then
-weigh alike, and the rate would swing with the mix. It sums pairs and busy seconds over bulk batches (those at
-least `BULK_FRACTION` of the largest batch seen, in padded tokens) in a window of the last `HALF_LIFE_S` seconds of
-work, and separately measures the share of busy time that small batches take while other work waits (the small
-stream's share, which delays large requests); large work proceeds at the bulk rate times one minus that share. The
-first bulk batch is the prior: on a cold backend it is the slowest, so the first estimates err toward refusing.
+weigh alike, and the rate would swing with the mix. It sums real tokens and busy seconds over bulk batches (those
+at least `BULK_FRACTION` of the largest batch seen, in padded tokens) in a window of the last `HALF_LIFE_S` seconds
+of work. Work is counted in tokens, not pairs (a request's long pairs run first, so pairs per second swing tenfold
+along one request while tokens per second hold): queued pairs by their lengths, pairs not yet tokenized (the
+newcomer's) at the mean tokens per pair of all bulk batches. The meter also measures the share of busy time that
+small batches take while other work waits (the small stream's share, which delays large requests); large work
+proceeds at the bulk rate times one minus that share. The first bulk batch is the prior: on a cold backend it is
+the slowest, so the first estimates err toward refusing.
 
 A request is always admitted when nothing is ahead of it (an idle scheduler tries whatever comes), before the first
 batch has been measured, and when it has no deadline. Pure functions and one small meter: no scheduler state here.
@@ -50,25 +53,33 @@ class Throughput:
     """What the backend has been serving lately.
 
     Attributes:
-        pairs_per_s: Pairs scored per second of busy time in bulk batches (the rate of large work alone).
-        tokens_per_s: Padded tokens per second of busy time in those batches.
+        tokens_per_s: Real tokens scored per second of busy time in bulk batches (the rate of large work alone;
+            padding's cost is in it). Steady along a request, unlike pairs per second: its long pairs go first.
+        tokens_per_pair: Real tokens per pair of those batches, over all of them (the size of a pair not yet
+            tokenized).
         small_share: Fraction of busy time that small batches took while other work waited, in [0, MAX_SMALL_SHARE].
     """
 
-    pairs_per_s: float
     tokens_per_s: float
+    tokens_per_pair: float
     small_share: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.pairs_per_s > 0:
-            raise ValueError(f"Throughput.pairs_per_s must be > 0, got {self.pairs_per_s!r}")
+        for name in ("tokens_per_s", "tokens_per_pair"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Throughput.{name} must be > 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.small_share < 1.0:
             raise ValueError(f"Throughput.small_share must lie in [0, 1), got {self.small_share!r}")
 
     @property
-    def large_pairs_per_s(self) -> float:
-        """The rate at which large requests' pairs are served with the small stream taking its share."""
-        return self.pairs_per_s * (1.0 - self.small_share)
+    def large_tokens_per_s(self) -> float:
+        """The rate at which large requests' tokens are served with the small stream taking its share."""
+        return self.tokens_per_s * (1.0 - self.small_share)
+
+    @property
+    def pairs_per_s(self) -> float:
+        """Large requests' pairs per second, for an average pair."""
+        return self.large_tokens_per_s / self.tokens_per_pair
 
 
 class ThroughputMeter:
@@ -100,8 +111,11 @@ class ThroughputMeter:
         self._last_end: float | None = None
         self._last_pending = 0
         self._largest = 0
-        # Decayed sums: bulk pairs, padded tokens and seconds; seconds of small batches while work waited.
-        self._pairs = self._tokens = self._bulk_s = self._small_s = 0.0
+        # Decayed sums: bulk real tokens and seconds; seconds of small batches while work waited.
+        self._tokens = self._bulk_s = self._small_s = 0.0
+        # All bulk batches' real tokens and pairs, undecayed: a request's long pairs run first, so a recent
+        # window would size a pair by where in a request the window fell.
+        self._all_tokens = self._all_pairs = 0
         self.throughput: Throughput | None = None  # replaced whole: readers need no lock
 
     def observe(self, stats: BatchStats) -> None:
@@ -116,22 +130,27 @@ class ThroughputMeter:
             if stats.error is not None or busy_s <= 0 or stats.rows < 1:
                 return
             keep = 0.5 ** (busy_s / self._half_life_s)
-            self._pairs, self._tokens, self._bulk_s, self._small_s = (
-                keep * v for v in (self._pairs, self._tokens, self._bulk_s, self._small_s)
-            )
+            self._tokens, self._bulk_s, self._small_s = (keep * v for v in (self._tokens, self._bulk_s, self._small_s))
             self._largest = max(self._largest, stats.padded_tokens)
             if stats.padded_tokens >= self._bulk_fraction * self._largest:
-                self._pairs += stats.rows
-                self._tokens += stats.padded_tokens
+                self._tokens += stats.real_tokens
                 self._bulk_s += busy_s
+                self._all_tokens += stats.real_tokens
+                self._all_pairs += stats.rows
             elif backlog or stats.pending_pairs > 0:  # a small batch that made waiting work wait
                 self._small_s += busy_s
             if self._bulk_s <= 0:
                 return
             share = min(MAX_SMALL_SHARE, self._small_s / (self._small_s + self._bulk_s))
             self.throughput = Throughput(
-                pairs_per_s=self._pairs / self._bulk_s, tokens_per_s=self._tokens / self._bulk_s, small_share=share
+                tokens_per_s=self._tokens / self._bulk_s,
+                tokens_per_pair=self._all_tokens / self._all_pairs,
+                small_share=share,
             )
+
+
+def _due_first(r: PendingRequest, deadline: float, small: bool) -> bool:
+    return not r.finished and (r.turn == 0 or (not small and r.deadline is not None and r.deadline <= deadline))
 
 
 def pairs_ahead(requests: Iterable[PendingRequest], deadline: float, *, small: bool) -> int:
@@ -141,18 +160,21 @@ def pairs_ahead(requests: Iterable[PendingRequest], deadline: float, *, small: b
     large requests due no later than it (earliest deadline first; ties keep arrival order); those without a
     deadline go after it.
     """
-    ahead = 0
-    for r in requests:
-        if r.finished:
-            continue
-        due_first = r.turn == 0 or (not small and r.deadline is not None and r.deadline <= deadline)
-        if due_first:
-            ahead += _left(r)
-    return ahead
+    return sum(_left(r) for r in requests if _due_first(r, deadline, small))
+
+
+def tokens_ahead(requests: Iterable[PendingRequest], deadline: float, *, small: bool, tokens_per_pair: float) -> float:
+    """The real tokens of the pairs `pairs_ahead` counts: those tokenized by their lengths, the others (still
+    being tokenized) at `tokens_per_pair` each."""
+    return sum(_work(r, tokens_per_pair) for r in requests if _due_first(r, deadline, small))
 
 
 def _left(req: PendingRequest) -> int:
     return len(req.lengths) + req.unqueued
+
+
+def _work(req: PendingRequest, tokens_per_pair: float) -> float:
+    return sum(req.lengths) + req.unqueued * tokens_per_pair
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,46 +202,41 @@ class Estimate:
 
 
 def estimate(
-    pairs: int, ahead: int, time_left_s: float, throughput: Throughput, *, margin: float = SAFETY_MARGIN
+    tokens: float, ahead: float, time_left_s: float, throughput: Throughput, *, margin: float = SAFETY_MARGIN
 ) -> Estimate:
-    """A request of `pairs` behind `ahead` pairs, served at the throughput's large-work rate."""
-    rate = throughput.large_pairs_per_s
-    return Estimate(finish_in_s=(ahead + pairs) / rate, time_left_s=time_left_s, margin=margin)
+    """A request of `tokens` (real tokens) behind `ahead` tokens, served at the throughput's large-work rate."""
+    return Estimate(
+        finish_in_s=(ahead + tokens) / throughput.large_tokens_per_s, time_left_s=time_left_s, margin=margin
+    )
 
 
 def spoiled(
     requests: Iterable[PendingRequest],
-    pairs: int,
+    tokens: float,
     deadline: float,
     *,
-    base_pairs: int,
+    base_tokens: float,
     throughput: Throughput,
     now: float,
     margin: float = SAFETY_MARGIN,
-) -> PendingRequest | None:
+) -> tuple[PendingRequest, Estimate] | None:
     """The admitted large request that a new large one due at `deadline` would push from in time to late, if any.
 
     Under earliest deadline first the newcomer goes before every large request due after it, delaying each by its
-    own `pairs`; one that would finish in time without it and late with it is spoiled. `base_pairs`: the pairs that
-    go before all large requests (the running batch and small requests).
+    own `tokens`; one that would finish in time without it and late with it is spoiled (returned with its estimate
+    without the newcomer). `base_tokens`: the work that
+    goes before all large requests (the running batch and small requests).
     """
-    later = sorted(
-        (r for r in requests if not r.finished and r.turn != 0 and r.deadline is not None and r.deadline > deadline),
-        key=lambda r: (r.deadline, r.id),
-    )
-    if not later:
-        return None
-    cumulative = base_pairs + sum(
-        _left(r)
-        for r in requests
-        if not r.finished and r.turn != 0 and r.deadline is not None and r.deadline <= deadline
-    )
+    requests = [r for r in requests if not r.finished and r.turn != 0 and r.deadline is not None]
+    later = sorted((r for r in requests if r.deadline > deadline), key=lambda r: (r.deadline, r.id))
+    per_pair = throughput.tokens_per_pair
+    cumulative = base_tokens + sum(_work(r, per_pair) for r in requests if r.deadline <= deadline)
     for r in later:
-        cumulative += _left(r)
+        cumulative += _work(r, per_pair)
         before = estimate(0, cumulative, r.deadline - now, throughput, margin=margin)
-        after = estimate(pairs, cumulative, r.deadline - now, throughput, margin=margin)
+        after = estimate(tokens, cumulative, r.deadline - now, throughput, margin=margin)
         if before.in_time and not after.in_time:
-            return r
+            return r, before
     return None
 
 
@@ -249,23 +266,28 @@ def refusal(
     if deadline is None or throughput is None or pairs == 0:
         return None
     requests = list(requests)
-    ahead = running_pairs + pairs_ahead(requests, deadline, small=small)
-    guess = estimate(pairs, ahead, deadline - now, throughput, margin=margin)
+    per_pair = throughput.tokens_per_pair
+    ahead = running_pairs * per_pair + tokens_ahead(requests, deadline, small=small, tokens_per_pair=per_pair)
+    guess = estimate(pairs * per_pair, ahead, deadline - now, throughput, margin=margin)
     if ahead and not guess.in_time:  # with nothing ahead it is tried whatever the estimate says
+        n_ahead = running_pairs + pairs_ahead(requests, deadline, small=small)
         return OverloadedError(
-            f"overloaded: {ahead} pairs are ahead of this request's {pairs}; at the measured "
-            f"{throughput.large_pairs_per_s:.0f} pairs/s it would finish in {guess.finish_in_s:.1f} s, too close to "
+            f"overloaded: {n_ahead} pairs are ahead of this request's {pairs}; at the measured "
+            f"{throughput.pairs_per_s:.0f} pairs/s it would finish in {guess.finish_in_s:.1f} s, too close to "
             f"its deadline in {max(guess.time_left_s, 0.0):.1f} s; retry in {guess.retry_after_s:.0f} s",
             retry_after_s=guess.retry_after_s,
         )
     if small:  # small requests take the small stream's share, already counted: they never spoil large ones
         return None
-    base = running_pairs + sum(_left(r) for r in requests if not r.finished and r.turn == 0)
-    victim = spoiled(requests, pairs, deadline, base_pairs=base, throughput=throughput, now=now, margin=margin)
-    if victim is None:
+    base = running_pairs * per_pair + sum(_work(r, per_pair) for r in requests if not r.finished and r.turn == 0)
+    found = spoiled(
+        requests, pairs * per_pair, deadline, base_tokens=base, throughput=throughput, now=now, margin=margin
+    )
+    if found is None:
         return None
-    # It fits once the victim is done: by then the victim's pairs and those ahead of it have drained.
-    wait = max(1.0, float(math.ceil((victim.deadline - now) - guess.finish_in_s)))  # type: ignore[operator]
+    victim, victim_finish = found
+    # It goes after the victim once the victim is done: by then the victim's pairs and those ahead have drained.
+    wait = max(1.0, float(math.ceil(victim_finish.finish_in_s)))
     return OverloadedError(
         f"overloaded: this request's {pairs} pairs would go before request {victim.id}, due later, and make it "
         f"finish after its deadline; retry in {wait:.0f} s",
@@ -285,4 +307,5 @@ __all__ = [
     "pairs_ahead",
     "refusal",
     "spoiled",
+    "tokens_ahead",
 ]
