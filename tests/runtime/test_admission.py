@@ -8,6 +8,7 @@ import pytest
 
 from rerankrt.runtime.batching import OverloadedError, Scheduler
 from rerankrt.runtime.batching.admission import (
+    PRIOR_BATCHES,
     Throughput,
     ThroughputMeter,
     estimate,
@@ -99,6 +100,18 @@ def test_a_pair_is_sized_over_all_bulk_batches_while_the_rate_follows_recent_wor
     meter.observe(stats(20, 100, 1.0))  # then its short ones: 20 of 100
     assert meter.throughput.tokens_per_pair == pytest.approx(4000 / 22)  # not 100: where the window fell
     assert meter.throughput.tokens_per_s == pytest.approx(2000.0)
+
+
+def test_the_first_batch_is_a_prior_dropped_once_more_are_measured():
+    clock = Clock()
+    meter = ThroughputMeter(half_life_s=1e9, clock=clock)
+    meter.observe(stats(10, 100, 1.0))  # a cold first call: 1,000 tokens/s
+    assert meter.throughput.tokens_per_s == pytest.approx(1000.0)  # the prior, before anything else
+    for k in range(1, PRIOR_BATCHES + 1):
+        meter.observe(stats(10, 100, 0.1))  # warm: 10,000 tokens/s
+        assert meter.throughput.tokens_per_s == pytest.approx(1000 * (k + 1) / (1.0 + 0.1 * k))
+    meter.observe(stats(10, 100, 0.1))
+    assert meter.throughput.tokens_per_s == pytest.approx(10_000.0)
 
 
 def test_the_meter_forgets_old_work_with_its_half_life():

@@ -17,7 +17,7 @@ along one request while tokens per second hold): queued pairs by their lengths, 
 newcomer's) at the mean tokens per pair of all bulk batches. The meter also measures the share of busy time that
 small batches take while other work waits (the small stream's share, which delays large requests); large work
 proceeds at the bulk rate times one minus that share. The first bulk batch is the prior: on a cold backend it is
-the slowest, so the first estimates err toward refusing.
+the slowest, so the first estimates err toward refusing; it is dropped once `PRIOR_BATCHES` more are measured.
 
 A request is always admitted when nothing is ahead of it (an idle scheduler tries whatever comes), before the first
 batch has been measured, and when it has no deadline. Pure functions and one small meter: no scheduler state here.
@@ -43,6 +43,9 @@ BULK_FRACTION = 0.5
 # Admit only when the estimated finish times this is before the deadline: the estimate is an average, and a
 # request admitted to finish just in time that finishes late wastes all its work.
 SAFETY_MARGIN = 1.15
+# The first bulk batch is the prior only until this many more have been measured: on a cold backend it runs several
+# times slower than the next ones (first-call allocation), and within a short window it would weigh for seconds.
+PRIOR_BATCHES = 4
 # The small stream's share of the worker is capped here: small leads run at most 8 batches in a row before a large
 # one (policy.URGENT_IN_A_ROW), and a share near 1 would refuse every large request on a noisy measurement.
 MAX_SMALL_SHARE = 0.8
@@ -116,6 +119,8 @@ class ThroughputMeter:
         # All bulk batches' real tokens and pairs, undecayed: a request's long pairs run first, so a recent
         # window would size a pair by where in a request the window fell.
         self._all_tokens = self._all_pairs = 0
+        self._bulk_batches = 0
+        self._prior: tuple[float, float] | None = None  # the first bulk batch's (real tokens, busy seconds)
         self.throughput: Throughput | None = None  # replaced whole: readers need no lock
 
     def observe(self, stats: BatchStats) -> None:
@@ -133,17 +138,24 @@ class ThroughputMeter:
             self._tokens, self._bulk_s, self._small_s = (keep * v for v in (self._tokens, self._bulk_s, self._small_s))
             self._largest = max(self._largest, stats.padded_tokens)
             if stats.padded_tokens >= self._bulk_fraction * self._largest:
-                self._tokens += stats.real_tokens
-                self._bulk_s += busy_s
+                self._bulk_batches += 1
+                if self._prior is None:
+                    self._prior = (stats.real_tokens, busy_s)
+                else:
+                    self._tokens += stats.real_tokens
+                    self._bulk_s += busy_s
                 self._all_tokens += stats.real_tokens
                 self._all_pairs += stats.rows
             elif backlog or stats.pending_pairs > 0:  # a small batch that made waiting work wait
                 self._small_s += busy_s
-            if self._bulk_s <= 0:
+            tokens, bulk_s = self._tokens, self._bulk_s
+            if self._prior is not None and self._bulk_batches <= 1 + PRIOR_BATCHES:
+                tokens, bulk_s = tokens + self._prior[0], bulk_s + self._prior[1]
+            if bulk_s <= 0:
                 return
-            share = min(MAX_SMALL_SHARE, self._small_s / (self._small_s + self._bulk_s))
+            share = min(MAX_SMALL_SHARE, self._small_s / (self._small_s + bulk_s))
             self.throughput = Throughput(
-                tokens_per_s=self._tokens / self._bulk_s,
+                tokens_per_s=tokens / bulk_s,
                 tokens_per_pair=self._all_tokens / self._all_pairs,
                 small_share=share,
             )
@@ -299,6 +311,7 @@ __all__ = [
     "BULK_FRACTION",
     "HALF_LIFE_S",
     "MAX_SMALL_SHARE",
+    "PRIOR_BATCHES",
     "SAFETY_MARGIN",
     "Estimate",
     "Throughput",
