@@ -8,7 +8,8 @@ the same timeout: `TIMEOUT_FACTOR` times what one large request takes alone (wit
 that with large requests taking turns (the goodput policy off: ``SchedulerConfig(goodput=False)``) all of them
 finish late and their work is thrown away. With the policy on, large requests run earliest deadline first and
 admission refuses at once (429 with a Retry-After in the server) those that measured throughput says cannot finish
-in time.
+in time. Before the cases, each policy serves one large request alone (the first sets the timeout), as a serving
+process would have before a burst: it warms the throughput meter.
 
 Reported per case, before (off) and after (on): large requests completed within the timeout, refused early, timed
 out; small-request p50/p99 latency. Writes goodput.{json,md,png}.
@@ -124,9 +125,13 @@ def run(size: str = "full", *, results: str | Path | None = None, threads: int |
     alone_s = timeout = None
     for label, goodput in POLICIES.items():
         with Reranker.load(engine, goodput=goodput, **options) as reranker:
-            reranker.score(small[0].query, large[0].documents[:64])  # warm: onnxruntime, and the throughput meter
-            if alone_s is None:  # one large request with the small stream running: the same background as the cases
-                alone_s = _case(reranker, large, small, 1, 600.0)["large"][0]["seconds"]
+            reranker.score(small[0].query, large[0].documents[:64])  # warm onnxruntime
+            # One large request with the small stream running, under each policy: the same background as the cases,
+            # and what a serving process has seen before a burst (it warms the throughput meter). The first one
+            # sets the timeout.
+            alone = _case(reranker, large, small, 1, 600.0)["large"][0]["seconds"]
+            if alone_s is None:
+                alone_s = alone
                 timeout = TIMEOUT_FACTOR * alone_s
                 log(f"{NAME}: one {n_large}-document request alone takes {alone_s:.2f} s; timeout {timeout:.2f} s")
             cases[label] = []
@@ -138,18 +143,35 @@ def run(size: str = "full", *, results: str | Path | None = None, threads: int |
                 )
                 cases[label].append(case)
     before, after = (cases[k] for k in POLICIES)
-    targets = [
-        Target(
-            f"large requests completed within the timeout, {b['concurrency']} x {n_large} documents at once",
-            float(a["completed"]),
-            float(max(1, b["completed"] + 1)),
-            ">=",
-            unit="",
-            detail=f"before {b['completed']}/{b['concurrency']}; after {a['completed']} completed, {a['refused']} "
-            f"refused early, {a['timed out']} timed out",
+    # Under earliest deadline first, floor(TIMEOUT_FACTOR) large requests fit their timeout; the rest must be
+    # refused early, none left to time out; small requests keep their latency.
+    fit = int(TIMEOUT_FACTOR)
+    targets = []
+    for b, a in zip(before, after, strict=True):
+        c = b["concurrency"]
+        detail = (
+            f"before {b['completed']}/{c} ({b['timed out']} timed out); after {a['completed']} completed, "
+            f"{a['refused']} refused early, {a['timed out']} timed out"
         )
-        for b, a in zip(before, after, strict=True)
-    ]
+        targets += [
+            Target(
+                f"large requests completed within the timeout, {c} x {n_large} documents at once",
+                float(a["completed"]),
+                float(min(c, fit)),
+                ">=",
+                unit="",
+                detail=detail,
+            ),
+            Target(f"large requests timed out, {c} at once", float(a["timed out"]), 0.0, "<=", unit="", detail=detail),
+            Target(
+                f"small-request p99 with {c} large at once, after / before",
+                a["small"]["p99_ms"] / max(b["small"]["p99_ms"], 1e-9),
+                1.5,
+                "<=",
+                unit="x",
+                detail=f"before {b['small']['p99_ms']:.0f} ms, after {a['small']['p99_ms']:.0f} ms",
+            ),
+        ]
     result = {
         "benchmark": NAME,
         "size": size,

@@ -8,11 +8,13 @@ import pytest
 
 from rerankrt.runtime.batching import OverloadedError, Scheduler
 from rerankrt.runtime.batching.admission import (
+    PRIOR_BATCHES,
     Throughput,
     ThroughputMeter,
     estimate,
     pairs_ahead,
     refusal,
+    tokens_ahead,
 )
 from rerankrt.runtime.batching.policy import PendingRequest
 from rerankrt.runtime.batching.types import BatchStats
@@ -49,24 +51,76 @@ def request(rid: int, pending: int, *, deadline: float | None, small: bool = Fal
     return req
 
 
-def test_the_meter_averages_throughput_and_counts_gaps_while_work_waits():
+def test_the_meter_sums_bulk_batches_by_busy_time_and_counts_gaps_while_work_waits():
     clock = Clock()
-    meter = ThroughputMeter(alpha=0.5, clock=clock)
+    meter = ThroughputMeter(half_life_s=1e9, clock=clock)  # no decay: plain sums
     assert meter.throughput is None
-    meter.observe(stats(8, 100, 0.1, pending=50))  # 8,000 tokens/s, 100 tokens per row
-    assert meter.throughput == Throughput(tokens_per_s=8000.0, tokens_per_row=100.0)
-    clock.now += 0.2  # work waited: the 0.2 s since the last batch count, not only the 0.1 s call
-    meter.observe(stats(8, 100, 0.1, pending=0))
-    assert meter.throughput.tokens_per_s == pytest.approx(0.5 * 4000 + 0.5 * 8000)
-    clock.now += 5.0  # idle since: the call's own duration counts
-    meter.observe(stats(4, 50, 0.05))
-    assert meter.throughput.tokens_per_s == pytest.approx(0.5 * 4000 + 0.5 * 6000)
-    assert meter.throughput.tokens_per_row == pytest.approx(0.5 * 50 + 0.5 * 100)
+    meter.observe(stats(8, 100, 0.1, pending=50))  # 80 pairs/s, 8,000 tokens/s
+    assert meter.throughput == Throughput(tokens_per_s=8000.0, tokens_per_pair=100.0)
+    clock.now += 0.3  # work waited: the 0.3 s since the last batch count, not only the 0.1 s call
+    meter.observe(stats(16, 100, 0.1, pending=0))
+    # Weighted by time, not per batch: 2,400 tokens over 0.4 s, not the mean of 8,000 and 5,333 tokens/s.
+    assert meter.throughput.tokens_per_s == pytest.approx(2400 / 0.4)
+    assert meter.throughput.pairs_per_s == pytest.approx(24 / 0.4)
     before = meter.throughput
     meter.observe(stats(8, 100, 0.1, error="boom"))  # a failed batch measures nothing
     assert meter.throughput == before
-    with pytest.raises(ValueError, match="alpha"):
-        ThroughputMeter(alpha=0)
+    with pytest.raises(ValueError, match="half_life_s"):
+        ThroughputMeter(half_life_s=0)
+    with pytest.raises(ValueError, match="bulk_fraction"):
+        ThroughputMeter(bulk_fraction=0)
+
+
+def test_small_batches_do_not_drag_the_bulk_rate_but_take_their_share_while_work_waits():
+    clock = Clock()
+    meter = ThroughputMeter(half_life_s=1e9, clock=clock)
+    for _ in range(4):  # large work: 64-row batches of 0.2 s, work waiting throughout
+        clock.now += 0.2
+        meter.observe(stats(64, 100, 0.2, pending=500))
+        clock.now += 0.05  # one small batch between them: slow per pair, but short
+        meter.observe(stats(3, 40, 0.05, pending=500))
+    # A per-batch EWMA would land near the small batches' 2,400 tokens/s; the bulk rate stays 32,000.
+    assert meter.throughput.tokens_per_s == pytest.approx(32_000.0)
+    assert meter.throughput.tokens_per_pair == pytest.approx(100.0)
+    assert meter.throughput.small_share == pytest.approx(0.2 / (0.2 + 0.8))
+    assert meter.throughput.pairs_per_s == pytest.approx(320.0 * 0.8)
+    # Small batches with nothing else waiting (the small stream alone) cost large work nothing.
+    idle = ThroughputMeter(half_life_s=1e9, clock=clock)
+    idle.observe(stats(64, 100, 0.2))
+    for _ in range(10):
+        clock.now += 5.0
+        idle.observe(stats(3, 40, 0.05))
+    assert idle.throughput.small_share == 0.0 and idle.throughput.pairs_per_s == pytest.approx(320.0)
+
+
+def test_a_pair_is_sized_over_all_bulk_batches_while_the_rate_follows_recent_work():
+    clock = Clock()
+    meter = ThroughputMeter(half_life_s=1.0, clock=clock)
+    meter.observe(stats(2, 1000, 1.0))  # a request's long pairs first: 2 pairs of 1,000 tokens
+    meter.observe(stats(20, 100, 1.0))  # then its short ones: 20 of 100
+    assert meter.throughput.tokens_per_pair == pytest.approx(4000 / 22)  # not 100: where the window fell
+    assert meter.throughput.tokens_per_s == pytest.approx(2000.0)
+
+
+def test_the_first_batch_is_a_prior_dropped_once_more_are_measured():
+    clock = Clock()
+    meter = ThroughputMeter(half_life_s=1e9, clock=clock)
+    meter.observe(stats(10, 100, 1.0))  # a cold first call: 1,000 tokens/s
+    assert meter.throughput.tokens_per_s == pytest.approx(1000.0)  # the prior, before anything else
+    for k in range(1, PRIOR_BATCHES + 1):
+        meter.observe(stats(10, 100, 0.1))  # warm: 10,000 tokens/s
+        assert meter.throughput.tokens_per_s == pytest.approx(1000 * (k + 1) / (1.0 + 0.1 * k))
+    meter.observe(stats(10, 100, 0.1))
+    assert meter.throughput.tokens_per_s == pytest.approx(10_000.0)
+
+
+def test_the_meter_forgets_old_work_with_its_half_life():
+    clock = Clock()
+    meter = ThroughputMeter(half_life_s=1.0, clock=clock)
+    meter.observe(stats(10, 100, 1.0))  # cold: 1,000 tokens/s
+    for _ in range(10):
+        meter.observe(stats(100, 100, 1.0))  # warm: 10,000 tokens/s
+    assert meter.throughput.tokens_per_s == pytest.approx(10_000.0, rel=0.01)
 
 
 def test_work_ahead_is_small_requests_and_large_ones_due_no_later():
@@ -83,20 +137,72 @@ def test_work_ahead_is_small_requests_and_large_ones_due_no_later():
     assert pairs_ahead(pool, 20.0, small=False) == 2
 
 
+def test_work_ahead_counts_queued_pairs_by_length_and_untokenized_ones_at_the_mean():
+    long, short = request(1, 10, deadline=10.0), request(2, 10, deadline=12.0, unqueued=5)
+    long.lengths = [500] * 10
+    assert tokens_ahead([long, short], 20.0, small=False, tokens_per_pair=50.0) == 5000 + 100 + 5 * 50
+    # Behind 10 long pairs a request waits longer than behind 10 short ones, at the same pairs ahead.
+    slow = refusal([long], 10, 104.0, running_pairs=0, throughput=FAST, small=False, now=100.0)
+    assert isinstance(slow, OverloadedError)
+    assert refusal([short], 10, 104.0, running_pairs=0, throughput=FAST, small=False, now=100.0) is None
+
+
+FAST = Throughput(tokens_per_s=1000.0, tokens_per_pair=10.0)  # 100 pairs of 10 tokens per second
+
+
 def test_refusal_says_when_a_late_request_could_fit():
-    fast = Throughput(tokens_per_s=10_000.0, tokens_per_row=100.0)  # 100 pairs/s
     pool = [request(1, 900, deadline=104.0)]
-    assert estimate(100, 900, 5.0, fast).finish_in_s == pytest.approx(10.0)
-    late = refusal(pool, 100, 105.0, running_pairs=0, throughput=fast, small=False, now=100.0)
+    assert estimate(1000, 9000, 5.0, FAST).finish_in_s == pytest.approx(10.0)
+    late = refusal(pool, 100, 105.0, running_pairs=0, throughput=FAST, small=False, now=100.0, margin=1.0)
     assert isinstance(late, OverloadedError) and late.retry_after_s == 5.0
     assert "900 pairs are ahead" in str(late) and "retry in 5 s" in str(late)
-    assert refusal(pool, 100, 111.0, running_pairs=0, throughput=fast, small=False, now=100.0) is None
+    assert refusal(pool, 100, 112.0, running_pairs=0, throughput=FAST, small=False, now=100.0) is None
+    # The safety margin refuses one that would finish just in time: 10 s x 1.15 > 10.5 s.
+    assert refusal(pool, 100, 110.5, running_pairs=0, throughput=FAST, small=False, now=100.0) is not None
     # Admitted whatever the estimate: no deadline, nothing measured yet, nothing ahead.
-    assert refusal(pool, 100, None, running_pairs=0, throughput=fast, small=False, now=100.0) is None
+    assert refusal(pool, 100, None, running_pairs=0, throughput=FAST, small=False, now=100.0) is None
     assert refusal(pool, 100, 101.0, running_pairs=0, throughput=None, small=False, now=100.0) is None
-    assert refusal([], 5000, 101.0, running_pairs=0, throughput=fast, small=False, now=100.0) is None
-    # A request due before the queued one only waits for the running batch.
-    assert refusal(pool, 100, 103.0, running_pairs=8, throughput=fast, small=False, now=100.0) is None
+    assert refusal([], 5000, 101.0, running_pairs=0, throughput=FAST, small=False, now=100.0) is None
+
+
+def test_the_small_streams_share_slows_the_estimate():
+    shared = Throughput(tokens_per_s=1000.0, tokens_per_pair=10.0, small_share=0.5)
+    assert estimate(1000, 9000, 15.0, shared).finish_in_s == pytest.approx(20.0)
+    pool = [request(1, 900, deadline=110.0)]
+    assert refusal(pool, 100, 113.0, running_pairs=0, throughput=FAST, small=False, now=100.0) is None
+    assert refusal(pool, 100, 113.0, running_pairs=0, throughput=shared, small=False, now=100.0) is not None
+
+
+def test_three_large_requests_at_once_two_fit_and_the_third_is_refused():
+    # One takes 10 s alone; each is due 25 s after it arrives (2.5 x): under earliest deadline first the first
+    # finishes at 10 s, the second at 20 s, the third would at 30 s.
+    pool: list = []
+    outcomes = []
+    for rid in range(1, 4):
+        refused = refusal(pool, 1000, 125.0 + rid * 0.01, running_pairs=0, throughput=FAST, small=False, now=100.0)
+        outcomes.append(refused is None)
+        if refused is None:
+            pool.append(request(rid, 1000, deadline=125.0 + rid * 0.01))
+    assert outcomes == [True, True, False]
+
+
+def test_an_earlier_deadline_is_refused_when_it_would_make_an_admitted_request_late():
+    pool = [request(1, 1000, deadline=122.0)]  # finishes at 10 s of its 22 s
+    # A newcomer due at 111 s fits itself (5 s) but pushes request 1 to 15 s (x 1.15 = 17.25 s, of 22 s): admitted.
+    assert refusal(pool, 500, 111.0, running_pairs=0, throughput=FAST, small=False, now=100.0) is None
+    # One of 1,000 due at 112 s, with nothing ahead of it, would finish in time but push request 1 to 20 s
+    # (x 1.15 = 23 s, past its 22 s): refused.
+    spoiler = refusal(pool, 1000, 112.0, running_pairs=0, throughput=FAST, small=False, now=100.0)
+    assert isinstance(spoiler, OverloadedError) and "request 1" in str(spoiler)
+    assert spoiler.retry_after_s >= 1
+    # Small requests are the small stream's share: they never count as spoiling a large one.
+    assert refusal(pool, 3, 101.0, running_pairs=0, throughput=FAST, small=True, now=100.0) is None
+
+
+def test_a_request_due_first_only_waits_for_the_running_batch_and_small_ones():
+    pool = [request(1, 900, deadline=200.0), request(2, 2, deadline=150.0, small=True)]
+    assert refusal(pool, 100, 103.0, running_pairs=8, throughput=FAST, small=False, now=100.0) is None
+    assert refusal(pool, 3, 100.2, running_pairs=8, throughput=FAST, small=True, now=100.0) is None
 
 
 def _scheduler(**options) -> Scheduler:
