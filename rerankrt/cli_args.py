@@ -21,6 +21,7 @@ EXIT_CODES_HELP = """exit codes:
   4    build: accuracy gate failed
   5    build: graph structure check failed
   6    serve: the host/port cannot be bound (checked before the engine loads)
+  7    build: the TensorRT engine does not run at the target's precision (TensorRT's layer information)
   130  interrupted (Ctrl-C)
   141  stdout closed early (e.g. piped into head): stops quietly"""
 

@@ -444,7 +444,7 @@ def _gate_engine(plan: BuildPlan, gated: Gated, held_encoded, compiled: Compiled
 
 
 def _verify_engine(plan: BuildPlan, engine_info: dict[str, Any]) -> None:
-    """The built engine's layers -> report.md's layer table and a verdict; a miss fails the build (exit 6).
+    """The built engine's layers -> report.md's layer table and a verdict; a miss fails the build (exit 7).
 
     Also puts TensorRT's own per-profile memory beside the plan's estimate in the engine record.
     """

@@ -30,7 +30,7 @@ EXIT_CONFIG = 2
 EXIT_NO_TENSORRT = 3
 EXIT_GATE = 4
 EXIT_CHECK = 5
-EXIT_TACTICS = 6  # the engine built, but a body linear is not an FP8 GEMM or attention did not fuse
+EXIT_TACTICS = 7  # the engine built, but a body linear is not an FP8 GEMM or attention did not fuse
 
 ONNX_NAME = "model.onnx"
 TRT_ONNX_NAME = "model.trt.onnx"  # the graph TensorRT compiles (rerankrt.build.precision)
