@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,14 +131,22 @@ class Serving:
                 f"max_query_document_tokens={settings.max_query_document_tokens}; send fewer documents per request",
                 "validation",
             )
-        encoded = self.encoder.encode(
-            query,
-            documents,
-            instruction,
-            truncate=truncate,
-            max_tokens_per_doc=max_tokens_per_doc,
-            truncation_direction=truncation_direction,
-        )
+
+        def encode(start: int, stop: int):
+            return self.encoder.encode(
+                query,
+                documents[start:stop],
+                instruction,
+                truncate=truncate,
+                max_tokens_per_doc=max_tokens_per_doc,
+                truncation_direction=truncation_direction,
+                first_index=start,
+            )
+
+        # In chunks, each on the scheduler's host-CPU turn (small requests first), as the scheduler tokenizes its own
+        # requests: a 1,000-document request's tokenizing then takes turns with small requests' batches.
+        deadline = time.monotonic() + settings.request_timeout_s
+        encoded = self.reranker.scheduler.encode_in_turns(encode, len(documents), deadline=deadline)
         self.check_request_tokens(int(encoded.lengths.sum()))
         return encoded
 

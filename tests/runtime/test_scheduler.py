@@ -758,3 +758,28 @@ def test_batch_tokens_is_a_soft_target(make):
     assert any(seq > 40 for _, seq in backend.shapes), "a row longer than the target still runs"
     with pytest.raises(ValueError, match="batch_tokens"):
         make(FakeBackend(), batch_tokens=-1)
+
+
+def test_a_callers_own_tokenizing_takes_the_host_turn_in_chunks(make):
+    """The server tokenizes before submitting ids (its token budgets): it takes turns like `submit` does."""
+    backend = HostBackend(max_batch_size=4, max_num_tokens=256)
+    encoder = FakeEncoder(64)
+    sched = make(backend, encoder=encoder, tokenize_chunk=4)
+    documents = docs("q", 10)
+    calls = []
+
+    def encode(start: int, stop: int):
+        calls.append((start, stop, sched._host_turns._held))
+        return encoder.encode("q", documents[start:stop], first_index=start)
+
+    whole = encoder.encode("q", documents)
+    joined = sched.encode_in_turns(encode, len(documents))
+    assert calls == [(0, 4, True), (4, 8, True), (8, 10, True)]  # in chunks, each holding the host CPU
+    assert [list(r) for r in joined.ids] == [list(r) for r in whole.ids]
+    np.testing.assert_array_equal(joined.truncated, whole.truncated)
+    assert sched._host_turns.acquire(timeout=WAIT)  # held by another: the caller waits, then gives up at its deadline
+    try:
+        with pytest.raises(DeadlineExceededError):
+            sched.encode_in_turns(encode, len(documents), deadline=time.monotonic() + 0.2)
+    finally:
+        sched._host_turns.release()

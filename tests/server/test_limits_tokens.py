@@ -84,3 +84,22 @@ def test_predict_parses_the_template_and_is_injection_safe(scripted):
         out = c.post("/predict", json=body)
         assert out.status_code == 200, out.text
         assert len(out.json()) == 2
+
+
+def test_rerank_tokenizes_through_the_schedulers_host_turns(scripted, monkeypatch):
+    """The facade's one tokenization takes the scheduler's CPU turns in chunks (as the scheduler's own does), so a
+    large request's tokenizing cannot race small requests' batches for the cores."""
+    r, _ = scripted()
+    calls = []
+    original = r.scheduler.encode_in_turns
+
+    def recording(encode, n, **kwargs):
+        calls.append(n)
+        return original(encode, n, **kwargs)
+
+    monkeypatch.setattr(r.scheduler, "encode_in_turns", recording)
+    with TestClient(create_app(r)) as c:
+        docs = [f"document {i}" for i in range(70)]
+        ranked = c.post("/rerank", json={"query": "q", "texts": docs, "raw_scores": True}).json()
+    assert calls == [70] and len(ranked) == 70
+    assert {d["index"]: d["score"] for d in ranked} == pytest.approx(dict(enumerate(r.score("q", docs))), abs=1e-5)

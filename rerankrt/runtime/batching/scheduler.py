@@ -209,6 +209,48 @@ class Scheduler(WorkerLoop):
                 self._enqueue(req, 0, Encoded(rows, np.zeros(len(rows), dtype=bool)))
         return req.future
 
+    def encode_in_turns(
+        self, encode: Callable[[int, int], Encoded], n: int, *, deadline: float | None = None
+    ) -> Encoded:
+        """Tokenize `n` pairs for a caller that checks them before submitting ids (the server's token budgets):
+        chunk by chunk through ``encode(start, stop)``, each chunk on the host-CPU turn as `submit` takes it (a
+        request that fits one chunk first), so that the caller's tokenizing takes turns with batches instead of
+        racing them for the cores.
+
+        Raises:
+            DeadlineExceededError: The deadline passed while waiting for the CPU.
+            SchedulerClosedError, WorkerDiedError: The scheduler cannot serve.
+        """
+        chunk = self.config.tokenize_chunk
+        parts: list[Encoded] = []
+        for start in range(0, n, chunk):
+            with self._caller_turn(deadline, urgent=n <= chunk) as turn:
+                if not turn:
+                    raise DeadlineExceededError("the deadline passed while the request waited to be tokenized")
+                parts.append(encode(start, min(start + chunk, n)))
+        if len(parts) == 1:
+            return parts[0]
+        flags = [
+            np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0, bool)
+            for name in ("truncated", "cut")
+        ]
+        return Encoded([row for p in parts for row in p.ids], *flags)
+
+    @contextlib.contextmanager
+    def _caller_turn(self, deadline: float | None, *, urgent: bool):
+        """The host-CPU turn for a caller's tokenizing chunk (nothing admitted yet); yields False past `deadline`."""
+        if self._host_turns is None:
+            yield True
+            return
+
+        def ended() -> bool:
+            with self._cond:
+                self._raise_if_unavailable()
+            return False
+
+        with self._host_turns.hold(deadline=deadline, urgent=urgent, ended=ended, poll_s=_LIVENESS_POLL_S) as turn:
+            yield turn
+
     @contextlib.contextmanager
     def _failing(self, req: PendingRequest, note: str = ""):
         """Fail the request with whatever escapes (after adding `note` to it): a request that cannot be tokenized or
