@@ -171,26 +171,40 @@ def encoder_for_build(tokenizer_dir: Path, template: str, config: BuildConfig) -
     return encoder
 
 
+def _host_limits(config: BuildConfig) -> dict[str, int]:
+    # A held-out pair longer than max_num_tokens still scores, alone.
+    return {
+        "max_batch_size": config.max_batch_size,
+        "max_seq_len": config.max_seq_len,
+        "max_num_tokens": max(config.max_num_tokens, config.max_seq_len),
+    }
+
+
+def scores_then_close(backend, encoded, pad_id: int, config: BuildConfig, desc: str, *, max_tokens: int | None = None):
+    """Held-out token ids -> float32 scores through `backend` in length-bucketed batches; the backend is closed after.
+
+    `max_tokens` caps the padded tokens per batch. Defaults to min(max_num_tokens, 8192) (host backends).
+    """
+    try:
+        return scores_from_backend(
+            backend,
+            encoded,
+            pad_id,
+            max_tokens=min(config.max_num_tokens, 8192) if max_tokens is None else max_tokens,
+            max_batch=config.max_batch_size,
+            desc=desc,
+        )
+    finally:
+        backend.close()
+
+
 def reference_scores_from_checkpoint(
     classifier_dir: Path, encoded, pad_id: int, config: BuildConfig, *, desc: str = "reference (torch fp32)"
 ) -> np.ndarray:
     """Held-out token ids -> float32 torch reference scores of the 1-logit classifier."""
     from rerankrt.runtime.backends.torch import TorchBackend
 
-    backend = TorchBackend(
-        classifier_dir,
-        max_batch_size=config.max_batch_size,
-        max_seq_len=config.max_seq_len,
-        max_num_tokens=max(config.max_num_tokens, config.max_seq_len),
-    )
-    return scores_from_backend(
-        backend,
-        encoded,
-        pad_id,
-        max_tokens=min(config.max_num_tokens, 8192),
-        max_batch=config.max_batch_size,
-        desc=desc,
-    )
+    return scores_then_close(TorchBackend(classifier_dir, **_host_limits(config)), encoded, pad_id, config, desc)
 
 
 def onnx_scores_from_graph(
@@ -199,23 +213,7 @@ def onnx_scores_from_graph(
     """Held-out token ids -> scores of an ONNX graph in onnxruntime (simulated FP8 for a Q/DQ graph)."""
     from rerankrt.runtime.backends.onnx import OnnxBackend
 
-    backend = OnnxBackend(
-        onnx_path,
-        max_batch_size=config.max_batch_size,
-        max_seq_len=config.max_seq_len,
-        max_num_tokens=max(config.max_num_tokens, config.max_seq_len),
-    )
-    try:
-        return scores_from_backend(
-            backend,
-            encoded,
-            pad_id,
-            max_tokens=min(config.max_num_tokens, 8192),
-            max_batch=config.max_batch_size,
-            desc=desc,
-        )
-    finally:
-        backend.close()
+    return scores_then_close(OnnxBackend(onnx_path, **_host_limits(config)), encoded, pad_id, config, desc)
 
 
 def gate_from_graph(
@@ -444,17 +442,10 @@ def engine_gate_from_build(plan: BuildPlan, gated: Gated, held_encoded) -> GateR
         max_num_tokens=config.max_num_tokens,
         precision=config.precision,
     )
-    try:
-        scores = scores_from_backend(
-            backend,
-            held_encoded,
-            plan.encoder.pad_id,
-            max_tokens=config.max_num_tokens,
-            max_batch=config.max_batch_size,
-            desc="gate: TensorRT engine",
-        )
-    finally:
-        backend.close()
+    desc = "gate: TensorRT engine"
+    scores = scores_then_close(
+        backend, held_encoded, plan.encoder.pad_id, config, desc, max_tokens=config.max_num_tokens
+    )
     return gate_from_metrics(metrics_from_scores(gated.reference, scores, gated.groups), config.gate)
 
 
