@@ -253,7 +253,7 @@ class PromptEncoder:
         direction = str(truncation_direction).lower()
         if direction not in ("right", "left"):
             raise ValueError(f"truncation_direction must be 'right' or 'left', got {truncation_direction!r}")
-        cap = _DocCap(max_tokens_per_doc, documents, truncate, left=direction == "left")
+        cap = _DocCap(max_tokens_per_doc, documents, truncate, left=direction == "left", first_index=first_index)
         if self.template == "seed":
             out = self._encode_seed(queries, documents, instructions, cap)
         else:
@@ -440,8 +440,11 @@ class _DocCap:
         left: Keep a document's last tokens instead of its first. Defaults to False.
     """
 
-    def __init__(self, limit: int | None, documents: list[str], truncate: bool, *, left: bool = False) -> None:
+    def __init__(
+        self, limit: int | None, documents: list[str], truncate: bool, *, left: bool = False, first_index: int = 0
+    ) -> None:
         self.limit = limit
+        self.first_index = first_index  # the first row's index in the caller's request, for error messages
         self.documents = documents
         self.truncate = truncate
         self.left = left
@@ -458,7 +461,8 @@ class _DocCap:
         i = self._index[k]
         if not self.truncate:
             raise TruncationError(
-                f"documents[{i}] has {count} tokens, more than max_tokens_per_doc={self.limit}, and truncate is false"
+                f"documents[{self.first_index + i}] has {count} tokens, more than max_tokens_per_doc={self.limit}, "
+                "and truncate is false"
             )
         self.cut[i] = True
         if self.left:  # the tokens after the document are dropped either way: the template's own end replaces them
@@ -467,7 +471,9 @@ class _DocCap:
 
     def sub(self, rows: list[int]) -> _DocCap:
         """The same cap over a subset of the rows (sharing the cut flags)."""
-        child = _DocCap(None, [self.documents[i] for i in rows], self.truncate, left=self.left)
+        child = _DocCap(
+            None, [self.documents[i] for i in rows], self.truncate, left=self.left, first_index=self.first_index
+        )
         child.limit, child.cut = self.limit, self.cut
         child._index = [self._index[i] for i in rows]
         child.rows = {k for k, i in enumerate(rows) if i in self.rows}

@@ -237,6 +237,9 @@ def test_max_tokens_per_doc_refuses_long_documents_without_truncation():
     with pytest.raises(TruncationError, match=r"documents\[1\] has \d+ tokens, more than max_tokens_per_doc=8"):
         SEED.encode("q", CAP_DOCS, max_tokens_per_doc=8, truncate=False)
     assert not MXBAI.encode("q", ["short"], max_tokens_per_doc=8, truncate=False).cut.any()
+    # Encoded in chunks (the server's), the message names the document's index in the whole request.
+    with pytest.raises(TruncationError, match=r"documents\[65\] has \d+ tokens"):
+        SEED.encode("q", CAP_DOCS, max_tokens_per_doc=8, truncate=False, first_index=64)
     with pytest.raises(ValueError, match="max_tokens_per_doc"):
         SEED.encode("q", ["d"], max_tokens_per_doc=0)
 
