@@ -236,20 +236,15 @@ class Scheduler(WorkerLoop):
         ]
         return Encoded([row for p in parts for row in p.ids], *flags)
 
-    @contextlib.contextmanager
     def _caller_turn(self, deadline: float | None, *, urgent: bool):
         """The host-CPU turn for a caller's tokenizing chunk (nothing admitted yet); yields False past `deadline`."""
-        if self._host_turns is None:
-            yield True
-            return
 
         def ended() -> bool:
             with self._cond:
                 self._raise_if_unavailable()
             return False
 
-        with self._host_turns.hold(deadline=deadline, urgent=urgent, ended=ended, poll_s=_LIVENESS_POLL_S) as turn:
-            yield turn
+        return self._turn(deadline, urgent, ended)
 
     @contextlib.contextmanager
     def _failing(self, req: PendingRequest, note: str = ""):
@@ -263,7 +258,6 @@ class Scheduler(WorkerLoop):
             self._finish(req, exception=exc, counter="requests_failed")
             raise
 
-    @contextlib.contextmanager
     def _host_turn(self, req: PendingRequest, *, urgent: bool = False):
         """Hold the host CPU for one tokenization chunk (where batches run on it).
 
@@ -271,9 +265,6 @@ class Scheduler(WorkerLoop):
         failed by close). Raises WorkerDiedError if the worker dies meanwhile: nothing waits forever. A draining
         close lets the wait go on: the worker finishes admitted requests, their tokenizing included.
         """
-        if self._host_turns is None:
-            yield True
-            return
 
         def ended() -> bool:
             with self._cond:
@@ -281,7 +272,14 @@ class Scheduler(WorkerLoop):
                     self._raise_if_unavailable(admitted=True)
                 return req.finished
 
-        with self._host_turns.hold(deadline=req.deadline, urgent=urgent, ended=ended, poll_s=_LIVENESS_POLL_S) as turn:
+        return self._turn(req.deadline, urgent, ended)
+
+    @contextlib.contextmanager
+    def _turn(self, deadline: float | None, urgent: bool, ended: Callable[[], bool]):
+        if self._host_turns is None:  # not a host-CPU backend: no turns to take
+            yield True
+            return
+        with self._host_turns.hold(deadline=deadline, urgent=urgent, ended=ended, poll_s=_LIVENESS_POLL_S) as turn:
             yield turn
 
     def _admit(self, n: int, deadline: float | None) -> PendingRequest:
