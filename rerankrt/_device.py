@@ -8,6 +8,8 @@ loader and the CLI can use it on any machine.
 from __future__ import annotations
 
 import importlib
+import shutil
+import subprocess
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -166,3 +168,15 @@ def detected_capability() -> tuple[int, int] | None:
         return cuda.compute_capability() if cuda.cuda_available() else None
     except Exception:  # noqa: BLE001 - any CUDA failure means "no usable GPU" for planning purposes
         return None
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs ``nvidia-smi -L`` lists (empty without nvidia-smi or when it fails); touches no CUDA library."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip().startswith("GPU ")]

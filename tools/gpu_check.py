@@ -19,7 +19,6 @@ import datetime as dt
 import importlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as `python3 tools/gpu_check.py`: the package beside it (stdlib-only imports)
+    sys.path.insert(0, str(REPO))
+
+from rerankrt._device import visible_gpus  # noqa: E402
+
 RESULTS = "gpu_check.json"
 SUMMARY = "summary.md"
 TOTAL_BUDGET_S = 520.0  # the issue's 9 minutes, less room for process starts and writing the summary
@@ -219,18 +223,6 @@ def run_steps(
         said = entry.get("headline") or entry.get("reason") or entry.get("error") or ""
         print(f"gpu-check: {step.name}: {entry['status']} {said}", flush=True)
     return record
-
-
-def visible_gpus() -> list[str]:
-    """The GPUs ``nvidia-smi -L`` lists (empty without nvidia-smi or when it fails)."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        text = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in text.splitlines() if line.strip().startswith("GPU ")]
 
 
 def _names(text: str) -> list[str]:

@@ -8,22 +8,9 @@ tests/gpu becomes a failure that says why. Missing TensorRT alone still skips: a
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
-
-def visible_gpus() -> list[str]:
-    """The GPUs ``nvidia-smi -L`` lists (empty without nvidia-smi or when it fails)."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in out.splitlines() if line.strip().startswith("GPU ")]
+from rerankrt._device import visible_gpus
 
 
 def unusable_gpu_reason(gpus: list[str], status: tuple[bool, str]) -> str | None:

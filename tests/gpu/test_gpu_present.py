@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.gpu.conftest import UNUSABLE, unusable_gpu_reason, visible_gpus
+from rerankrt._device import visible_gpus
+from tests.gpu.conftest import UNUSABLE, unusable_gpu_reason
 
 
 def test_no_gpu_or_a_working_one_is_not_a_failure():
